@@ -1,0 +1,49 @@
+"""Reading ganforge checkpoints safely, and rebuilding what they were trained with."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+from typing import Any
+from zipfile import BadZipFile
+
+import torch
+from hydra.utils import instantiate
+
+from ganforge.callbacks.record_config import CONFIG_KEY
+from ganforge.errors import CheckpointError
+
+HOW_TO_FIND = "pass the .ckpt of a training run, e.g. logs/train/runs/<time>/checkpoints/last.ckpt"
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """The checkpoint's contents, loaded without executing pickled code (`weights_only=True`)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}; {HOW_TO_FIND}")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, BadZipFile, ValueError) as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(f"cannot read checkpoint {path} ({reason}); it is corrupt or not a checkpoint") from err
+    if not isinstance(checkpoint, dict) or CONFIG_KEY not in checkpoint or "state_dict" not in checkpoint:
+        raise CheckpointError(f"{path} is not a ganforge checkpoint (it records no ganforge config); {HOW_TO_FIND}")
+    return checkpoint
+
+
+def recorded_config(checkpoint: dict[str, Any]) -> dict[str, Any]:
+    """The `model` and `data` configs (and Hydra choices) the checkpoint's run was composed from."""
+    return checkpoint[CONFIG_KEY]
+
+
+def load_gan(path: str | Path):
+    """The GAN module of a checkpoint, weights loaded, in eval mode on the CPU; and its recorded config."""
+    checkpoint = read_checkpoint(path)
+    record = recorded_config(checkpoint)
+    model = instantiate(record["model"])
+    try:
+        model.load_state_dict(checkpoint["state_dict"])
+    except RuntimeError as err:
+        first_line = str(err).strip().splitlines()[0]
+        raise CheckpointError(f"{path}: its weights do not fit its recorded model config ({first_line})") from err
+    return model.eval(), record

@@ -1,0 +1,67 @@
+"""What the entry points share: checking config-group choices and turning user errors into one line."""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+from ganforge.config import register_resolvers
+from ganforge.errors import GanforgeError
+
+T = TypeVar("T")
+
+# `group=a,b` as typed on the command line; sweeps written as functions (glob(…), range(…)) are left to Hydra.
+_CHOICE = re.compile(r"^(?P<group>[a-z_]+)=(?P<values>[\w\-.,]+)$")
+
+
+def check_group_choices(argv: Sequence[str], conf_dir: Path, command: str) -> None:
+    """Raise a one-line error for `group=name` naming no config in `conf_dir/group/` (e.g. `model=gna`)."""
+    for arg in argv:
+        match = _CHOICE.match(arg)
+        if not match or not (conf_dir / match["group"]).is_dir():
+            continue
+        group = match["group"]
+        options = sorted(p.stem for p in (conf_dir / group).glob("*.yaml"))
+        for value in match["values"].split(","):
+            if value not in options and value != "null":
+                raise GanforgeError(
+                    f"unknown {group} {value!r}; choose one of: {', '.join(options)} (python {command} {group}=<name>)"
+                )
+
+
+def user_error(err: BaseException) -> GanforgeError | None:
+    """The user error behind `err` (Hydra and OmegaConf wrap the exceptions raised while building objects)."""
+    while err is not None:
+        if isinstance(err, GanforgeError):
+            return err
+        err = err.__cause__ or err.__context__
+    return None
+
+
+def reporting_user_errors(main: Callable[..., T]) -> Callable[..., T]:
+    """Run `main`, printing a user error as one `error: …` line and exiting with status 2."""
+
+    @functools.wraps(main)
+    def wrapper(*args, **kwargs):
+        try:
+            return main(*args, **kwargs)
+        except Exception as err:
+            cause = user_error(err)
+            if cause is None:
+                raise
+            print(f"error: {cause}", file=sys.stderr)
+            sys.exit(2)
+
+    return wrapper
+
+
+def prepare_entry(project_root: Path, command: str) -> None:
+    """Set up what a Hydra entry point needs before composing its config, reporting bad choices in one line."""
+    os.environ["PROJECT_ROOT"] = str(project_root)
+    register_resolvers()
+    reporting_user_errors(check_group_choices)(sys.argv[1:], project_root / "conf", command)

@@ -1,0 +1,108 @@
+"""The DataModule every GAN trains on: a whole split held as one tensor, served in shuffled batches."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import BatchSampler, DataLoader, RandomSampler, TensorDataset
+
+from ganforge.errors import ConfigError
+
+if TYPE_CHECKING:
+    from ganforge.models.base import GAN
+
+
+class GANDataModule(L.LightningDataModule, ABC):
+    """Batches of `(samples, labels)`: stored compactly, made model-ready on the device.
+
+    Subclasses say how a split is loaded and how samples map to and from the model's space;
+    the preview hooks let one callback show any kind of data (image grids, histograms, scatters).
+    """
+
+    num_classes: int = 0
+    class_names: Sequence[str] = ()
+
+    def __init__(
+        self,
+        sample_shape: Sequence[int],
+        batch_size: int = 128,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+        subset: int | None = None,
+        train_split: str = "train",
+        preview_size: int = 100,
+        preview_every_n_epochs: int = 1,
+    ) -> None:
+        super().__init__()
+        for name, value in (("batch_size", batch_size), ("preview_size", preview_size),
+                            ("preview_every_n_epochs", preview_every_n_epochs)):
+            if value < 1:
+                raise ConfigError(f"data.{name} must be a positive integer, got {value}")
+        if subset is not None and subset < 1:
+            raise ConfigError(f"data.subset must be a positive number of samples or null, got {subset}")
+        if num_workers < 0:
+            raise ConfigError(f"data.num_workers must be 0 or more, got {num_workers}")
+        self.sample_shape = tuple(sample_shape)
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.pin_memory = pin_memory
+        self.subset = subset
+        self.train_split = train_split
+        self.preview_size = preview_size
+        self.preview_every_n_epochs = preview_every_n_epochs
+        self.train_set: TensorDataset | None = None
+
+    @abstractmethod
+    def load(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """All samples of `split` in data space, and their int64 labels."""
+
+    @abstractmethod
+    def to_model_space(self, samples: torch.Tensor) -> torch.Tensor:
+        """Stored samples as the float tensors the nets see."""
+
+    @abstractmethod
+    def to_data_space(self, samples: torch.Tensor) -> torch.Tensor:
+        """The inverse of `to_model_space` (generated samples back to, e.g., uint8 pixels)."""
+
+    @abstractmethod
+    def render_preview(self, fake: torch.Tensor, labels: torch.Tensor, gan: GAN) -> np.ndarray:
+        """An H×W×3 uint8 picture of generated samples (data space) for logs and the training GIF."""
+
+    def preview_labels(self) -> torch.Tensor:
+        """Labels of the fixed preview batch: for a labelled dataset one equal block per class."""
+        classes = max(self.num_classes, 1)
+        return torch.arange(self.preview_size) * classes // self.preview_size
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_set is not None:
+            return
+        samples, labels = self.load(self.train_split)
+        if self.subset is not None and self.subset < len(samples):
+            keep = torch.randperm(len(samples), generator=torch.Generator().manual_seed(0))[: self.subset]
+            samples, labels = samples[keep], labels[keep]
+        if len(samples) < self.batch_size:
+            raise ConfigError(
+                f"data.batch_size={self.batch_size} is larger than the {len(samples)} training samples; lower it"
+            )
+        self.train_set = TensorDataset(samples, labels)
+
+    def train_dataloader(self) -> DataLoader:
+        # Index the stored tensors with a whole batch of indices at once: no per-sample Python work.
+        sampler = BatchSampler(RandomSampler(self.train_set), self.batch_size, drop_last=True)
+        return DataLoader(
+            self.train_set,
+            sampler=sampler,
+            batch_size=None,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def on_after_batch_transfer(self, batch: tuple[torch.Tensor, torch.Tensor], dataloader_idx: int):
+        samples, labels = batch
+        return self.to_model_space(samples), labels

@@ -1,0 +1,94 @@
+"""Image datasets held as uint8 tensors: MNIST-style IDX files and folders of pictures."""
+
+from __future__ import annotations
+
+from abc import ABC
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+import torchvision
+
+from ganforge.data.base import GANDataModule
+from ganforge.data.idx import load_split
+from ganforge.errors import ConfigError, DataError
+from ganforge.viz.images import image_grid
+
+if TYPE_CHECKING:
+    from ganforge.models.base import GAN
+
+
+class ImageDataModule(GANDataModule, ABC):
+    """uint8 pixels in memory and on disk; floats in [-1, 1] on the device."""
+
+    def to_model_space(self, samples: torch.Tensor) -> torch.Tensor:
+        return samples.float().div_(127.5).sub_(1.0)
+
+    def to_data_space(self, samples: torch.Tensor) -> torch.Tensor:
+        return samples.add(1.0).mul_(127.5).round_().clamp_(0, 255).to(torch.uint8)
+
+    def render_preview(self, fake: torch.Tensor, labels: torch.Tensor, gan: GAN) -> np.ndarray:
+        rows = self.num_classes if self.num_classes and gan.conditional else 0
+        return image_grid(fake, nrow=len(fake) // rows if rows else round(len(fake) ** 0.5))
+
+    def check_shape(self, images: torch.Tensor, origin: str) -> None:
+        if tuple(images.shape[1:]) != self.sample_shape:
+            raise ConfigError(
+                f"{origin} holds images of shape {tuple(images.shape[1:])} but data.sample_shape is "
+                f"{list(self.sample_shape)}; set data.sample_shape={list(images.shape[1:])}"
+            )
+
+
+class IDXDataModule(ImageDataModule):
+    """MNIST-style datasets (MNIST, Fashion-MNIST) read from their four IDX files.
+
+    Files are looked for in `root`, in `root/<torchvision_name>/raw`, in `search_dirs`
+    (e.g. the Debian package's folder), and finally downloaded with torchvision.
+    """
+
+    def __init__(
+        self,
+        torchvision_name: str,
+        class_names: Sequence[str],
+        root: str = "data",
+        search_dirs: Sequence[str] = (),
+        download: bool = True,
+        sample_shape: Sequence[int] = (1, 28, 28),
+        **loader_options,
+    ) -> None:
+        super().__init__(sample_shape=sample_shape, **loader_options)
+        self.dataset_class = getattr(torchvision.datasets, torchvision_name)
+        self.class_names = tuple(class_names)
+        self.num_classes = len(self.class_names)
+        self.root = Path(root)
+        self.search_dirs = [Path(d) for d in search_dirs]
+        self.download = download
+
+    @property
+    def folders(self) -> list[Path]:
+        return [self.root, self.root / self.dataset_class.__name__ / "raw", *self.search_dirs]
+
+    def _download(self) -> Path:
+        self.dataset_class(self.root, train=True, download=True)
+        self.dataset_class(self.root, train=False, download=True)
+        return self.root / self.dataset_class.__name__ / "raw"
+
+    def how_to_provide(self, split: str) -> str:
+        return (
+            f"put the {split} IDX files (.gz or raw) in {self.root}/, point data.root at a folder holding them, "
+            + (f"install them into {self.search_dirs[0]} (apt-get install dataset-fashion-mnist), " if self.search_dirs else "")
+            + "or connect to the internet so torchvision can download them"
+        )
+
+    def load(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        if split not in ("train", "test"):
+            raise ConfigError(f"data.train_split must be 'train' or 'test', got {split!r}")
+        images, labels = load_split(self.folders, split, self._download if self.download else None,
+                                    self.how_to_provide(split))
+        self.check_shape(images, f"the {split} split")
+        if labels.max() >= self.num_classes:
+            raise DataError(f"the {split} labels go up to {int(labels.max())} but data.class_names has "
+                            f"{self.num_classes} names; fix data.class_names")
+        return images, labels

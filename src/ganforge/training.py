@@ -1,0 +1,68 @@
+"""One training run from a composed config: build the objects, fit, report the optimised metric."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import lightning as L
+from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from ganforge.callbacks import RecordConfig
+from ganforge.checkpoint import read_checkpoint, recorded_config
+from ganforge.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested config as `a/b/c: value` pairs, the form TensorBoard's hyper-parameter tab shows."""
+    flat: dict[str, Any] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat |= flatten(value, f"{name}/")
+        else:
+            flat[name] = value if isinstance(value, (int, float, str, bool)) else str(value)
+    return flat
+
+
+def adopt_checkpoint_settings(cfg: DictConfig, choices: dict[str, str]) -> None:
+    """A resumed run continues the checkpoint's own model and data, whatever the command line chose."""
+    record = recorded_config(read_checkpoint(cfg.ckpt_path))
+    with open_dict(cfg):
+        cfg.model, cfg.data = record["model"], record["data"]
+    for group in ("model", "data"):
+        choices[group] = record["choices"].get(group)
+    log.info("Resuming %s (model=%s, data=%s)", cfg.ckpt_path, choices["model"], choices["data"])
+
+
+def train(cfg: DictConfig) -> float | None:
+    """Fit the configured GAN; return `cfg.optimized_metric` when a sweep asks for one."""
+    if cfg.trainer.get("gradient_clip_val"):
+        raise ConfigError("trainer.gradient_clip_val does not apply to manual optimization; set model.gradient_clip_val")
+    choices = dict(HydraConfig.get().runtime.choices) if HydraConfig.initialized() else {}
+    if cfg.ckpt_path:
+        adopt_checkpoint_settings(cfg, choices)
+    L.seed_everything(cfg.seed, workers=True)
+
+    datamodule: L.LightningDataModule = instantiate(cfg.data)
+    datamodule.setup("fit")  # a missing dataset fails here, before the trainer writes anything
+    model: L.LightningModule = instantiate(cfg.model)
+
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    callbacks = [instantiate(c) for c in cfg.get("callbacks", {}).values()]
+    callbacks.append(RecordConfig(resolved["model"], resolved["data"], choices))
+    loggers = [instantiate(c) for c in cfg.get("logger", {}).values()]
+    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
+    for logger in loggers:
+        logger.log_hyperparams(flatten(resolved))
+
+    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+
+    metric = cfg.get("optimized_metric")
+    if metric and metric in trainer.callback_metrics:
+        return trainer.callback_metrics[metric].item()
+    return None

@@ -1,0 +1,1 @@
+"""Pictures of samples and training: grids, plots, animations."""
