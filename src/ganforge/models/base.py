@@ -116,7 +116,7 @@ class GAN(L.LightningModule):
         fake = self.discriminator(fake_images, labels)
         self._optimize(optimizer, self.discriminator_loss(real_images, fake_images, labels, real, fake), "d")
         self.after_discriminator_step()
-        self._log_discriminator(real, fake)
+        self.log_dict(self.discriminator_metrics(real, fake, labels), on_step=True, on_epoch=True, sync_dist=True)
         return Critique(*(None if t is None else t.detach() for t in real))
 
     def generator_step(self, optimizer, labels: torch.Tensor, real: Critique) -> None:
@@ -140,6 +140,16 @@ class GAN(L.LightningModule):
     def after_discriminator_step(self) -> None:
         """Runs after every discriminator update (e.g. weight clipping)."""
 
+    @torch.no_grad()
+    def discriminator_metrics(self, real: Critique, fake: Critique, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+        """What is logged about D's verdicts on the batch it just trained on."""
+        return {
+            "train/d_x": self.objective.score(real.logits).mean(),
+            "train/d_g_z": self.objective.score(fake.logits).mean(),
+            "train/acc_real": (real.logits > 0).float().mean(),
+            "train/acc_fake": (fake.logits < 0).float().mean(),
+        }
+
     # ----------------------------------------------------------------------------------------------
 
     def _optimize(self, optimizer, terms: LossTerms, net: str) -> None:
@@ -154,17 +164,3 @@ class GAN(L.LightningModule):
         if len(terms) > 1:
             details |= {f"train/loss_{net}_{name}": value for name, value in terms.items()}
         self.log_dict(details, on_step=True, on_epoch=True, sync_dist=True)
-
-    def _log_discriminator(self, real: Critique, fake: Critique) -> None:
-        with torch.no_grad():
-            self.log_dict(
-                {
-                    "train/d_x": self.objective.score(real.logits).mean(),
-                    "train/d_g_z": self.objective.score(fake.logits).mean(),
-                    "train/acc_real": (real.logits > 0).float().mean(),
-                    "train/acc_fake": (fake.logits < 0).float().mean(),
-                },
-                on_step=True,
-                on_epoch=True,
-                sync_dist=True,
-            )
