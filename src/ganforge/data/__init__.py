@@ -2,5 +2,6 @@
 
 from ganforge.data.base import GANDataModule
 from ganforge.data.images import IDXDataModule, ImageDataModule
+from ganforge.data.toy import Gaussian1D, Sine2D, ToyDataModule
 
-__all__ = ["GANDataModule", "IDXDataModule", "ImageDataModule"]
+__all__ = ["GANDataModule", "Gaussian1D", "IDXDataModule", "ImageDataModule", "Sine2D", "ToyDataModule"]

@@ -1,0 +1,67 @@
+"""Plots of the toy GANs as H×W×3 uint8 pictures (matplotlib's Agg canvas, no display, no pyplot state)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+REAL_COLOR, FAKE_COLOR, CRITIC_COLOR = "tab:blue", "tab:orange", "tab:green"
+
+
+def _new_figure(size: tuple[float, float] = (6.4, 4.0)) -> Figure:
+    figure = Figure(figsize=size, dpi=100, layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _to_picture(figure: Figure) -> np.ndarray:
+    figure.canvas.draw()
+    return np.asarray(figure.canvas.buffer_rgba())[..., :3].copy()
+
+
+def histogram_with_critic(
+    real: np.ndarray,
+    fake: np.ndarray,
+    grid: np.ndarray,
+    verdict: np.ndarray,
+    limits: Sequence[float],
+    title: str = "",
+    bins: int = 60,
+) -> np.ndarray:
+    """Densities of real and generated 1-D samples, and D's verdict along `grid` on a second axis."""
+    figure = _new_figure()
+    axes = figure.add_subplot()
+    edges = np.linspace(*limits, bins + 1)
+    axes.hist(real, bins=edges, density=True, alpha=0.5, color=REAL_COLOR, label="real")
+    axes.hist(fake, bins=edges, density=True, alpha=0.5, color=FAKE_COLOR, label="generated")
+    axes.set(xlim=limits, xlabel="x", ylabel="density", title=title)
+    critic_axes = axes.twinx()
+    critic_axes.plot(grid, verdict, color=CRITIC_COLOR, label="D(x)")
+    critic_axes.set_ylabel("D(x)", color=CRITIC_COLOR)
+    handles = axes.get_legend_handles_labels()[0] + critic_axes.get_legend_handles_labels()[0]
+    axes.legend(handles=handles, loc="upper left")
+    return _to_picture(figure)
+
+
+def scatter_over_curve(
+    curve: np.ndarray,
+    fake: np.ndarray,
+    verdict: np.ndarray,
+    limits: Sequence[Sequence[float]],
+    title: str = "",
+) -> np.ndarray:
+    """Generated 2-D points over the real curve (an M×2 polyline), on a heat map of D's verdict over `limits`."""
+    figure = _new_figure()
+    axes = figure.add_subplot()
+    (x_low, x_high), (y_low, y_high) = limits
+    heat = axes.imshow(verdict, extent=(x_low, x_high, y_low, y_high), origin="lower", aspect="auto",
+                       cmap="Greens", alpha=0.6)
+    figure.colorbar(heat, ax=axes, label="D(x)")
+    axes.plot(curve[:, 0], curve[:, 1], color=REAL_COLOR, linewidth=2, label="real")
+    axes.scatter(fake[:, 0], fake[:, 1], s=4, color=FAKE_COLOR, label="generated")
+    axes.set(xlim=(x_low, x_high), ylim=(y_low, y_high), xlabel="x1", ylabel="x2", title=title)
+    axes.legend(loc="upper right")
+    return _to_picture(figure)
