@@ -49,6 +49,8 @@ def test_run_directory_holds_config_events_checkpoints_and_samples(compose_confi
     assert len(events.Images("samples")) == 2
     hparams_file = tmp_path / "tensorboard" / "hparams.yaml"
     assert "model/optimizer_g/lr" in hparams_file.read_text()
+    hparams_session = events.PluginTagToContent("hparams")
+    assert "_hparams_/session_start_info" in hparams_session
 
 
 def test_checkpoint_alone_rebuilds_the_generator(compose_config, idx_root, tmp_path):
@@ -150,3 +152,14 @@ def test_multirun_sweep_gives_each_run_its_folder(tmp_path, idx_root):
         assert (sweep / job / "samples" / "epoch_000.png").is_file()
         assert list((sweep / job / "tensorboard").glob("events.out.tfevents.*"))
     assert read_checkpoint(sweep / "1" / "checkpoints" / "last.ckpt")["ganforge"]["choices"]["model"] == "cgan"
+
+
+def test_ddp_on_two_cpu_processes(tmp_path, idx_root):
+    result = run_entry(
+        "train.py", "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "model=cdcgan",
+        *tiny_run(idx_root, "data.subset=128"), *cli_logs(tmp_path),
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    (run,) = (tmp_path / "logs" / "train" / "runs").iterdir()  # both processes write into one run
+    checkpoint = read_checkpoint(run / "checkpoints" / "last.ckpt")
+    assert checkpoint["global_step"] == 8  # 128 images / 2 processes / batch 16 = 4 batches, D + G each
