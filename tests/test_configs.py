@@ -16,6 +16,7 @@ from ganforge.errors import ConfigError, GanforgeError
 MODELS = sorted(p.stem for p in (ROOT / "conf" / "model").glob("*.yaml"))
 DATASETS = sorted(p.stem for p in (ROOT / "conf" / "data").glob("*.yaml"))
 EXPERIMENTS = sorted(p.stem for p in (ROOT / "conf" / "experiment").glob("*.yaml"))
+DEBUG = sorted(p.stem for p in (ROOT / "conf" / "debug").glob("*.yaml"))
 
 
 def offline_data(cfg, idx_root: Path, image_folder: Path) -> None:
@@ -47,9 +48,9 @@ def test_model_and_data_instantiate_together(compose_config, idx_root, image_fol
     assert module.discriminator(fake, labels).logits.shape == (len(labels),)
 
 
-@pytest.mark.parametrize("experiment", EXPERIMENTS)
-def test_experiments_compose(compose_config, experiment):
-    cfg = compose_config([f"experiment={experiment}"])
+@pytest.mark.parametrize("override", [f"experiment={e}" for e in EXPERIMENTS] + [f"debug={d}" for d in DEBUG])
+def test_experiment_and_debug_configs_compose(compose_config, override):
+    cfg = compose_config([override])
     assert cfg.model._target_ and cfg.data._target_
 
 
