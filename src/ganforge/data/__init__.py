@@ -1,7 +1,15 @@
 """LightningDataModules: image datasets held as uint8 tensors, and toy distributions."""
 
 from ganforge.data.base import GANDataModule
-from ganforge.data.images import IDXDataModule, ImageDataModule
+from ganforge.data.images import IDXDataModule, ImageDataModule, ImageFolderDataModule
 from ganforge.data.toy import Gaussian1D, Sine2D, ToyDataModule
 
-__all__ = ["GANDataModule", "Gaussian1D", "IDXDataModule", "ImageDataModule", "Sine2D", "ToyDataModule"]
+__all__ = [
+    "GANDataModule",
+    "Gaussian1D",
+    "IDXDataModule",
+    "ImageDataModule",
+    "ImageFolderDataModule",
+    "Sine2D",
+    "ToyDataModule",
+]
