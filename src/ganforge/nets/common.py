@@ -8,6 +8,8 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from ganforge.errors import ConfigError
+
 
 class Critique(NamedTuple):
     """What a discriminator says about a batch."""
@@ -30,6 +32,15 @@ class LabelEmbedding(nn.Module):
         if self.embedding is None:
             return inputs
         return torch.cat([inputs, self.embedding(labels)], dim=1)
+
+
+def image_dims(image_shape: Sequence[int]) -> tuple[int, int, int]:
+    """(channels, height, width) of a convolutional net's images; a ConfigError for any other sample shape."""
+    if len(image_shape) != 3:
+        raise ConfigError(f"this model's nets are convolutional and need data.sample_shape [channels, height, width], "
+                          f"got {list(image_shape)}; for points choose model=gan or model=toy")
+    channels, height, width = image_shape
+    return channels, height, width
 
 
 def mlp(sizes: Sequence[int], negative_slope: float, dropout: float = 0.0, batch_norm: bool = False) -> nn.Sequential:

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from ganforge.errors import ConfigError
-from ganforge.nets.common import Critique, LabelEmbedding
+from ganforge.nets.common import Critique, LabelEmbedding, image_dims
 
 
 def _same_padding(kernel_size: int) -> int:
@@ -36,7 +36,7 @@ class DCGANGenerator(nn.Module):
         embed_dim: int = 50,
     ) -> None:
         super().__init__()
-        out_channels, height, width = image_shape
+        out_channels, height, width = image_dims(image_shape)
         upsamplings = len(channels) - 1
         if len(channels) < 2 or height != width or height % 2**upsamplings:
             raise ConfigError(
@@ -82,7 +82,7 @@ class DCGANDiscriminator(nn.Module):
         embed_dim: int = 50,
     ) -> None:
         super().__init__()
-        in_channels, height, width = image_shape
+        in_channels, height, width = image_dims(image_shape)
         self.num_classes, self.image_shape = num_classes, tuple(image_shape)
         padding = _same_padding(kernel_size)
         # The label enters as one more image channel: its embedding, projected to H×W.
