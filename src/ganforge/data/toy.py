@@ -24,7 +24,8 @@ class ToyDataModule(GANDataModule, ABC):
     """`num_samples` points of a d-dimensional distribution, drawn once (seeded), held as one float tensor.
 
     The nets see (x − shift) / scale per coordinate. Previews plot the window of ±`preview_extent`
-    around the origin of that space. Unlabelled (every label 0), so conditional models refuse it.
+    around the origin of that space. Unlabelled (every label 0, `class_names` empty), so conditional
+    models refuse it.
     """
 
     def __init__(
@@ -35,9 +36,12 @@ class ToyDataModule(GANDataModule, ABC):
         scale: Sequence[float],
         seed: int = 0,
         preview_extent: float = 3.0,
+        class_names: Sequence[str] = (),
         **loader_options,
     ) -> None:
         super().__init__(sample_shape=sample_shape, **loader_options)
+        if class_names:
+            raise ConfigError(f"toy distributions are unlabelled; set data.class_names=[], got {list(class_names)}")
         if len(self.sample_shape) != 1 or not len(shift) == len(scale) == self.sample_shape[0]:
             raise ConfigError(f"data.sample_shape must be [d] with d = len(data.shift) = len(data.scale); got "
                               f"{list(sample_shape)}, {list(shift)} and {list(scale)}")

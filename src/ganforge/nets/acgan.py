@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from ganforge.errors import ConfigError
-from ganforge.nets.common import Critique, LabelEmbedding
+from ganforge.nets.common import Critique, LabelEmbedding, image_dims
 
 
 class ACGANGenerator(nn.Module):
@@ -31,7 +31,7 @@ class ACGANGenerator(nn.Module):
         embed_dim: int = 50,
     ) -> None:
         super().__init__()
-        out_channels, height, width = image_shape
+        out_channels, height, width = image_dims(image_shape)
         upsamplings = len(channels) - 1
         if len(channels) < 2 or height != width or height % 2**upsamplings:
             raise ConfigError(
@@ -82,7 +82,7 @@ class ACGANDiscriminator(nn.Module):
         super().__init__()
         if num_classes < 1:
             raise ConfigError(f"the AC-GAN discriminator classifies: num_classes must be at least 1, got {num_classes}")
-        in_channels, height, width = image_shape
+        in_channels, height, width = image_dims(image_shape)
         self.num_classes = num_classes
         layers: list[nn.Module] = []
         for i, fan_out in enumerate(channels):
