@@ -43,6 +43,18 @@ def image_dims(image_shape: Sequence[int]) -> tuple[int, int, int]:
     return channels, height, width
 
 
+def square_base(image_shape: Sequence[int], channels: Sequence[int], net: str) -> tuple[int, int]:
+    """(image channels, side of the first grid) of a conv generator doubling a square grid len(channels) − 1 times."""
+    out_channels, height, width = image_dims(image_shape)
+    doublings = len(channels) - 1
+    if len(channels) < 2 or height != width or height % 2**doublings:
+        raise ConfigError(
+            f"the {net} generator needs square images whose side divides by 2^(len(channels)-1); "
+            f"got image_shape={list(image_shape)} and channels={list(channels)}"
+        )
+    return out_channels, height // 2**doublings
+
+
 def mlp(sizes: Sequence[int], negative_slope: float, dropout: float = 0.0, batch_norm: bool = False) -> nn.Sequential:
     """Linear layers between consecutive `sizes`, each followed by (BN,) LeakyReLU (ReLU at slope 0) (, dropout)."""
     layers: list[nn.Module] = []
