@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from ganforge.errors import ConfigError
-from ganforge.nets.common import Critique, LabelEmbedding, image_dims
+from ganforge.nets.common import Critique, LabelEmbedding, image_dims, square_base
 
 
 class ACGANGenerator(nn.Module):
@@ -31,14 +31,8 @@ class ACGANGenerator(nn.Module):
         embed_dim: int = 50,
     ) -> None:
         super().__init__()
-        out_channels, height, width = image_dims(image_shape)
-        upsamplings = len(channels) - 1
-        if len(channels) < 2 or height != width or height % 2**upsamplings:
-            raise ConfigError(
-                f"the AC-GAN generator needs square images whose side divides by 2^(len(channels)-1); "
-                f"got image_shape={list(image_shape)} and channels={list(channels)}"
-            )
-        self.latent_dim, self.num_classes, self.base_size = latent_dim, num_classes, height // 2**upsamplings
+        out_channels, self.base_size = square_base(image_shape, channels, "AC-GAN")
+        self.latent_dim, self.num_classes = latent_dim, num_classes
         self.base_channels = channels[0]
         self.condition = LabelEmbedding(num_classes, embed_dim)
         self.project = nn.Sequential(
