@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 import lightning as L
+import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
@@ -47,6 +48,11 @@ def train(cfg: DictConfig) -> float | None:
     if cfg.ckpt_path:
         adopt_checkpoint_settings(cfg, choices)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
+    threads = cfg.get("torch_threads")
+    if threads is not None:
+        if threads < 1:
+            raise ConfigError(f"torch_threads must be a positive number of CPU threads or null, got {threads}")
+        torch.set_num_threads(threads)
 
     datamodule: L.LightningDataModule = instantiate(cfg.data)
     datamodule.setup("fit")  # a missing dataset fails here, before the trainer writes anything
