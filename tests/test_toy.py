@@ -19,12 +19,16 @@ SINE = {"sample_shape": [2], "shift": [math.pi, 0.0], "scale": [math.pi, 1.0]}
 
 
 @pytest.fixture
-def one_thread():
-    """Tiny nets train fastest on one thread, and busy neighbours cannot stall it."""
+def restore_threads():
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def one_thread(restore_threads):
+    """Tiny nets train fastest on one thread, and busy neighbours cannot stall it."""
+    torch.set_num_threads(1)
 
 
 def test_gaussian_samples_and_the_model_space():
@@ -72,6 +76,14 @@ def test_fast_dev_run_writes_a_preview_plot(compose_config, tmp_path, one_thread
     picture = np.asarray(Image.open(tmp_path / "samples" / "epoch_000.png"))
     assert picture.ndim == 3 and picture.shape[2] == 3 and picture.shape[0] > 300
     assert len(np.unique(picture.reshape(-1, 3), axis=0)) > 50  # a plot, not a blank canvas
+
+
+def test_toy_experiments_set_their_thread_count(compose_config, restore_threads):
+    torch.set_num_threads(2)
+    train(compose_config(["experiment=toy_sine2d", "trainer.fast_dev_run=true"]))
+    assert torch.get_num_threads() == 1
+    with pytest.raises(ConfigError, match="torch_threads"):
+        train(compose_config(["experiment=toy_sine2d", "torch_threads=0"]))
 
 
 def train_toy(compose_config, experiment: str, seed: int):
