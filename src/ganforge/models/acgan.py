@@ -19,7 +19,7 @@ class ACGAN(WGANGP):
 
     D: adv (the config's objective, BCE with noisy labels)
        + aux_weight · CE(class of real images, their labels)
-       + gp_weight · gradient penalty (as in WGAN-GP)
+       + gp_weight · gradient penalty (inherited from WGANGP)
     G: adv
        + fm_weight · ‖mean D features(real) − mean D features(fake)‖²  (feature matching)
        + entropy_weight · class_entropy(D's class prediction on fakes): each fake clearly one class, the

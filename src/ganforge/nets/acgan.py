@@ -55,7 +55,7 @@ class ACGANGenerator(nn.Module):
 
 
 class ACGANDiscriminator(nn.Module):
-    """Image → stride-2 3×3 convs (BN after the first, LeakyReLU, dropout) → flatten → three heads.
+    """Image → stride-2 3×3 convs (each LeakyReLU and dropout, BN on all but the first) → flatten → three heads.
 
     28×28 → 14 → 7 → 4 → 2 with channels (64, 128, 256, 512). The heads: a validity logit from the
     flattened maps; `feature_dim` features (LeakyReLU), what feature matching and t-SNE look at; and the
