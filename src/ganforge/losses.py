@@ -16,6 +16,8 @@ from ganforge.nets.common import Critique
 class Objective(ABC):
     """The adversarial game: what D minimises, what G minimises, and how to read D's output."""
 
+    score_limits: tuple[float, float] | None = None  # the range of `score`, where it has one (for plots)
+
     @abstractmethod
     def discriminator_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor: ...
 
@@ -33,6 +35,8 @@ class NonSaturating(Objective):
     Real and fake targets are drawn uniformly from `real_label` and `fake_label`: (1, 1) and (0, 0)
     are plain labels; (0.9, 0.9) is one-sided smoothing; (0.9, 1.0) and (0.0, 0.1) are noisy labels.
     """
+
+    score_limits = (0.0, 1.0)
 
     def __init__(self, real_label: Sequence[float] = (1.0, 1.0), fake_label: Sequence[float] = (0.0, 0.0)) -> None:
         for name, (low, high) in (("real_label", real_label), ("fake_label", fake_label)):

@@ -98,7 +98,7 @@ class Gaussian1D(ToyDataModule):
         verdict = gan.score(self.to_model_space(grid)).cpu()
         return histogram_with_critic(
             self.real_samples.squeeze(1).numpy(), fake.squeeze(1).numpy(), grid.squeeze(1).numpy(), verdict.numpy(),
-            limits, title=f"generated: mean {fake.mean():.2f}, std {fake.std():.2f}   real: N({self.mean:g}, {self.std:g}²)",
+            limits, gan.objective.score_limits, title=f"generated: mean {fake.mean():.2f}, std {fake.std():.2f}   real: N({self.mean:g}, {self.std:g}²)",
         )
 
 
@@ -130,6 +130,6 @@ class Sine2D(ToyDataModule):
         verdict = gan.score(self.to_model_space(grid)).cpu().view(x1.shape)
         curve = self.real_samples[self.real_samples[:, 0].argsort()]
         return scatter_over_curve(
-            curve.numpy(), fake.numpy(), verdict.numpy(), limits,
+            curve.numpy(), fake.numpy(), verdict.numpy(), limits, gan.objective.score_limits,
             title=f"mean |x2 − sin x1| of generated points: {self.distance_to_curve(fake).mean():.3f}",
         )

@@ -28,10 +28,14 @@ def histogram_with_critic(
     grid: np.ndarray,
     verdict: np.ndarray,
     limits: Sequence[float],
+    verdict_limits: Sequence[float] | None = None,
     title: str = "",
     bins: int = 60,
 ) -> np.ndarray:
-    """Densities of real and generated 1-D samples, and D's verdict along `grid` on a second axis."""
+    """Densities of real and generated 1-D samples, and D's verdict along `grid` on a second axis.
+
+    `verdict_limits` fixes that axis (e.g. [0, 1] for probabilities) so frames of a GIF compare.
+    """
     figure = _new_figure()
     axes = figure.add_subplot()
     edges = np.linspace(*limits, bins + 1)
@@ -41,6 +45,8 @@ def histogram_with_critic(
     critic_axes = axes.twinx()
     critic_axes.plot(grid, verdict, color=CRITIC_COLOR, label="D(x)")
     critic_axes.set_ylabel("D(x)", color=CRITIC_COLOR)
+    if verdict_limits is not None:
+        critic_axes.set_ylim(*verdict_limits)
     handles = axes.get_legend_handles_labels()[0] + critic_axes.get_legend_handles_labels()[0]
     axes.legend(handles=handles, loc="upper left")
     return _to_picture(figure)
@@ -51,14 +57,19 @@ def scatter_over_curve(
     fake: np.ndarray,
     verdict: np.ndarray,
     limits: Sequence[Sequence[float]],
+    verdict_limits: Sequence[float] | None = None,
     title: str = "",
 ) -> np.ndarray:
-    """Generated 2-D points over the real curve (an M×2 polyline), on a heat map of D's verdict over `limits`."""
+    """Generated 2-D points over the real curve (an M×2 polyline), on a heat map of D's verdict over `limits`.
+
+    `verdict_limits` fixes the colour scale (e.g. [0, 1] for probabilities) so frames of a GIF compare.
+    """
     figure = _new_figure()
     axes = figure.add_subplot()
     (x_low, x_high), (y_low, y_high) = limits
+    color_low, color_high = verdict_limits if verdict_limits is not None else (None, None)
     heat = axes.imshow(verdict, extent=(x_low, x_high, y_low, y_high), origin="lower", aspect="auto",
-                       cmap="Greens", alpha=0.6)
+                       cmap="Greens", alpha=0.6, vmin=color_low, vmax=color_high)
     figure.colorbar(heat, ax=axes, label="D(x)")
     axes.plot(curve[:, 0], curve[:, 1], color=REAL_COLOR, linewidth=2, label="real")
     axes.scatter(fake[:, 0], fake[:, 1], s=4, color=FAKE_COLOR, label="generated")
