@@ -33,6 +33,7 @@ def test_wasserstein_losses_are_the_mean_critic_gap():
     assert objective.discriminator_loss(REAL, FAKE).item() == pytest.approx(1 / 3 - 2)
     assert objective.generator_loss(FAKE).item() == pytest.approx(-1 / 3)
     assert torch.equal(objective.score(FAKE), FAKE)  # the raw critic value is what gets logged
+    assert objective.score_limits is None  # unbounded, so plots scale to it
 
 
 def test_hinge_losses():
