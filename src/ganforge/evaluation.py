@@ -1,0 +1,152 @@
+"""One evaluation of a checkpoint: samples, metrics against the test split, visual analyses, a report."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf, open_dict
+from PIL import Image
+
+from ganforge.data import GANDataModule
+from ganforge.errors import CheckpointError
+from ganforge.generation import balanced_labels, check_sample_count, draw_noise, load_generator, render, resolve_device
+from ganforge.metrics import MetricInputs, MetricSuite, SampleSet, SuiteResult
+from ganforge.viz.analyses import AnalysisContext, NotApplicable, ReportFigure
+from ganforge.viz.report import write_report
+
+log = logging.getLogger(__name__)
+
+
+def dataset_name(record: dict[str, Any], ckpt: str) -> str:
+    """The data config the checkpoint was trained with (e.g. "fashion"): names its classifier and cached statistics."""
+    name = record["choices"].get("data")
+    if not name:
+        raise CheckpointError(f"{ckpt} records no dataset name (its run was not composed by train.py); retrain it with train.py")
+    return name
+
+
+def checkpoint_data_config(record: dict[str, Any], overrides: DictConfig) -> dict[str, Any]:
+    """The checkpoint's data config with the command line's non-null `data.*` values (e.g. a moved `root`)."""
+    changes = {key: value for key, value in OmegaConf.to_container(overrides, resolve=True).items() if value is not None}
+    return {**record["data"], **changes}
+
+
+def real_set(datamodule: GANDataModule, split: str, dataset: str) -> SampleSet:
+    images, labels = datamodule.load(split)
+    return SampleSet(images, labels, f"{dataset}-{split}-{len(images)}")
+
+
+def reference_set(train: SampleSet, n: int, name_prefix: str) -> SampleSet:
+    """`n` training images (one fixed random draw), the real-vs-real floor of the metrics at `n` samples."""
+    count = min(n, len(train.images))
+    pick = torch.randperm(len(train.images), generator=torch.Generator().manual_seed(0))[:count]
+    return SampleSet(train.images[pick], train.labels[pick], f"{name_prefix}-{count}")
+
+
+def run_analyses(analyses: Mapping[str, Any], context: AnalysisContext) -> tuple[list[ReportFigure], list[str]]:
+    """Every analysis's figures, and a note for each that does not apply."""
+    figures, notes = [], []
+    for name, analysis in analyses.items():
+        started = time.perf_counter()
+        try:
+            figures += analysis(context)
+        except NotApplicable as reason:
+            notes.append(f"{name}: {reason}")
+        log.info("Analysis %s: %.1f s", name, time.perf_counter() - started)
+    return figures, notes
+
+
+def write_json(path: Path, content: dict[str, Any]) -> None:
+    path.write_text(json.dumps(content, indent=2) + "\n")
+
+
+def log_to_tensorboard(directory: Path, metrics: Mapping[str, Mapping[str, float]], figures: list[ReportFigure]) -> None:
+    from torch.utils.tensorboard import SummaryWriter
+
+    with SummaryWriter(str(directory)) as writer:
+        for suite, values in metrics.items():
+            for name, value in values.items():
+                writer.add_scalar(f"eval/{suite}/{name}", value, 0)
+        for figure in figures:
+            writer.add_image(f"eval/{figure.name}", np.asarray(Image.open(figure.path).convert("RGB")), 0, dataformats="HWC")
+
+
+def metrics_table(summary: Mapping[str, Any]) -> str:
+    """The metrics as a short aligned table, one `suite/metric value` per line."""
+    rows = [(f"{suite}/{name}", value) for suite, values in summary["metrics"].items() for name, value in values.items()]
+    width = max((len(name) for name, _ in rows), default=10) + 2
+    return "\n".join([f"{'metric':<{width}}{'value':>12}"] + [f"{name:<{width}}{value:>12.4f}" for name, value in rows])
+
+
+def evaluate(cfg: DictConfig) -> dict[str, Any]:
+    """Measure `cfg.ckpt` with `cfg.metrics` and draw `cfg.analyses`; write metrics.json, figures and report.html
+    into the run directory and return what metrics.json holds."""
+    check_sample_count("n_samples", cfg.n_samples)
+    device = resolve_device(cfg.device)
+    gan, record = load_generator(cfg.ckpt, device)
+    dataset = dataset_name(record, cfg.ckpt)
+    data_config = checkpoint_data_config(record, cfg.data)
+    with open_dict(cfg):
+        cfg.data = data_config  # the metric configs' ${data.…} now resolve against the checkpoint's dataset
+    # Build every suite and analysis first: missing Inception weights fail here, before any work.
+    suites: dict[str, MetricSuite] = {
+        name: instantiate(suite) for name, suite in OmegaConf.to_container(cfg.metrics.suites, resolve=True).items()
+    }
+    analyses = {name: instantiate(analysis) for name, analysis in cfg.analyses.items() if analysis is not None}
+    datamodule: GANDataModule = instantiate(data_config)
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
+    test = real_set(datamodule, "test", dataset)
+    train = real_set(datamodule, datamodule.train_split, dataset)
+    labels = balanced_labels(cfg.n_samples, datamodule.num_classes) if gan.conditional else None
+    images = render(gan, datamodule.to_data_space, draw_noise(gan, cfg.n_samples, cfg.seed), labels, cfg.batch_size)
+    generated = SampleSet(images, labels)
+    seconds["sampling"] = time.perf_counter() - started
+
+    inputs = MetricInputs(generated, test, datamodule, data_config, dataset, device, cfg.seed,
+                          reference=reference_set(train, cfg.n_samples, f"{dataset}-{datamodule.train_split}"))
+    results: dict[str, SuiteResult] = {}
+    for name, suite in suites.items():
+        started = time.perf_counter()
+        result = suite(inputs)
+        if result is not None:
+            results[name] = result
+            seconds[f"metrics/{name}"] = time.perf_counter() - started
+    out = Path(cfg.paths.output_dir)
+    summary: dict[str, Any] = {
+        "checkpoint": str(Path(cfg.ckpt).resolve()),
+        "model": record["choices"].get("model"),
+        "data": dataset,
+        "conditional": gan.conditional,
+        "n_samples": cfg.n_samples,
+        "seed": cfg.seed,
+        "device": str(device),
+        "real_split": test.name,
+        "metrics": {name: result.values for name, result in results.items()},
+        "measured_with": {name: result.details for name, result in results.items()},
+        "seconds": seconds,
+    }
+    write_json(out / "metrics.json", summary)  # before the figures: no number is lost if one fails
+
+    context = AnalysisContext(gan, datamodule, generated, test, train, Path(cfg.ckpt), out, cfg.seed, cfg.batch_size)
+    started = time.perf_counter()
+    figures, notes = run_analyses(analyses, context)
+    seconds["analyses"] = time.perf_counter() - started
+    summary["analyses"] = {figure.name: figure.numbers for figure in figures if figure.numbers}
+    summary["figures"] = [figure.path.name for figure in figures]
+    summary["not_applicable"] = notes
+    write_json(out / "metrics.json", summary)
+    facts = {key: summary[key] for key in ("checkpoint", "model", "data", "conditional", "n_samples", "seed", "real_split")}
+    write_report(out / "report.html", f"Evaluation of {summary['model']} on {dataset}", facts, summary["metrics"], figures, notes)
+    if cfg.tensorboard:
+        log_to_tensorboard(out / "tensorboard", summary["metrics"], figures)
+    log.info("Wrote %s, %d figures and %s", out / "metrics.json", len(figures), out / "report.html")
+    return summary
