@@ -1,7 +1,6 @@
-"""Evaluation metrics: torch-fidelity's Inception metrics, and the same metrics through a domain classifier."""
+"""Evaluation metrics: torch-fidelity's Inception metrics (`inception`), the same metrics through a domain
+classifier (`domain`), and the accuracy of classifiers (`accuracy`)."""
 
 from ganforge.metrics.base import MetricInputs, MetricSuite, SampleSet, SuiteResult
-from ganforge.metrics.domain import DomainMetrics
-from ganforge.metrics.inception import InceptionMetrics
 
-__all__ = ["DomainMetrics", "InceptionMetrics", "MetricInputs", "MetricSuite", "SampleSet", "SuiteResult"]
+__all__ = ["MetricInputs", "MetricSuite", "SampleSet", "SuiteResult"]

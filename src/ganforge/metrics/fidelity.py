@@ -78,13 +78,14 @@ def fidelity_metrics(
     """torch-fidelity's `metrics` (fid, isc, kid, prc) of `generated` against `real` in `extractor`'s features.
 
     IS is a property of `generated` alone. `options` are torch-fidelity's own (batch_size, kid_subsets,
-    isc_splits, prc_neighborhood, …); KID subsets shrink to the sample count when it is smaller.
+    isc_splits, prc_neighborhood, …); KID subsets and IS splits shrink to fit a smaller sample count.
     """
     unknown = set(metrics) - set(METRICS)
     if unknown:
         raise ValueError(f"unknown torch-fidelity metrics {sorted(unknown)}; choose from {list(METRICS)}")
     options = dict(options or {})
     options["kid_subset_size"] = min(options.get("kid_subset_size", 1000), len(generated.images), len(real.images))
+    options["isc_splits"] = min(options.get("isc_splits", 10), len(generated.images))
     raw = torch_fidelity.calculate_metrics(
         input1=RGBImages(generated.images),
         input1_cache_name=generated.name,
