@@ -10,6 +10,11 @@ import torch
 from ganforge.viz.images import save_gif, save_png
 
 
+def is_last_epoch(trainer: L.Trainer) -> bool:
+    """Whether the epoch now ending is the run's last (by `max_epochs`)."""
+    return trainer.max_epochs is not None and trainer.current_epoch + 1 >= trainer.max_epochs
+
+
 class SamplePreview(L.Callback):
     """Renders the generator's output on the same noise (and labels) at the end of every few epochs.
 
@@ -35,7 +40,7 @@ class SamplePreview(L.Callback):
             return
         epoch = trainer.current_epoch
         datamodule = trainer.datamodule
-        if (epoch + 1) % datamodule.preview_every_n_epochs and not self._is_last_epoch(trainer):
+        if (epoch + 1) % datamodule.preview_every_n_epochs and not is_last_epoch(trainer):
             return
         if not trainer.is_global_zero:
             return
@@ -49,7 +54,3 @@ class SamplePreview(L.Callback):
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.gif and self.noise is not None and trainer.is_global_zero:
             save_gif(sorted(self.dirpath.glob("epoch_*.png")), self.dirpath / "training.gif")
-
-    @staticmethod
-    def _is_last_epoch(trainer: L.Trainer) -> bool:
-        return trainer.max_epochs is not None and trainer.current_epoch + 1 >= trainer.max_epochs
