@@ -12,7 +12,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.utils import instantiate
-from omegaconf import OmegaConf
+from omegaconf import OmegaConf, open_dict
 from torch import nn
 from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
@@ -183,3 +183,17 @@ def test_a_weights_file_of_something_else_is_refused(tmp_path):
     torch.save({"layer.weight": torch.zeros(2)}, tmp_path / "other.pth")
     with pytest.raises(InceptionWeightsError, match="not torch-fidelity's InceptionV3"):
         InceptionMetrics(str(tmp_path), weights=str(tmp_path / "other.pth"))
+
+
+def test_domain_fid_callback_gives_sweeps_a_number(compose_config, tmp_path_factory):
+    from ganforge.training import train
+
+    data_root = synthetic_data(tmp_path_factory.getbasetemp())
+    cfg = compose_config(["model=gan", "data=mnist", *data_overrides(data_root), "callbacks=domain_fid",
+                          "+optimized_metric=val/fid_domain", "trainer.max_epochs=1", "data.batch_size=50",
+                          "callbacks.domain_fid.n_samples=100", "callbacks.domain_fid.every_n_epochs=5"])
+    with open_dict(cfg):
+        del cfg["hydra"]  # as train.py receives it: Hydra's own node stays in HydraConfig
+    fid = train(cfg)
+    assert fid is not None and fid > 0  # logged after the last epoch although 1 is no multiple of 5
+    assert any(Path(cfg.paths.data_dir, "fidelity_cache").glob("mnist-test-200-ganforge-mnist-*-stat-fid-features.pt"))

@@ -17,8 +17,8 @@ from PIL import Image
 
 from ganforge.data import GANDataModule
 from ganforge.errors import CheckpointError
-from ganforge.generation import balanced_labels, check_sample_count, draw_noise, load_generator, render, resolve_device
-from ganforge.metrics import MetricInputs, MetricSuite, SampleSet, SuiteResult
+from ganforge.generation import check_sample_count, draw_evaluation_set, load_generator, resolve_device
+from ganforge.metrics import MetricInputs, MetricSuite, SampleSet, SuiteResult, split_set
 from ganforge.viz.analyses import AnalysisContext, NotApplicable, ReportFigure
 from ganforge.viz.report import write_report
 
@@ -37,11 +37,6 @@ def checkpoint_data_config(record: dict[str, Any], overrides: DictConfig) -> dic
     """The checkpoint's data config with the command line's non-null `data.*` values (e.g. a moved `root`)."""
     changes = {key: value for key, value in OmegaConf.to_container(overrides, resolve=True).items() if value is not None}
     return {**record["data"], **changes}
-
-
-def real_set(datamodule: GANDataModule, split: str, dataset: str) -> SampleSet:
-    images, labels = datamodule.load(split)
-    return SampleSet(images, labels, f"{dataset}-{split}-{len(images)}")
 
 
 def reference_set(train: SampleSet, n: int, name_prefix: str) -> SampleSet:
@@ -104,11 +99,9 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     datamodule: GANDataModule = instantiate(data_config)
     seconds: dict[str, float] = {}
     started = time.perf_counter()
-    test = real_set(datamodule, "test", dataset)
-    train = real_set(datamodule, datamodule.train_split, dataset)
-    labels = balanced_labels(cfg.n_samples, datamodule.num_classes) if gan.conditional else None
-    images = render(gan, datamodule.to_data_space, draw_noise(gan, cfg.n_samples, cfg.seed), labels, cfg.batch_size)
-    generated = SampleSet(images, labels)
+    test = split_set(datamodule, "test", dataset)
+    train = split_set(datamodule, datamodule.train_split, dataset)
+    generated = draw_evaluation_set(gan, datamodule, cfg.n_samples, cfg.seed, cfg.batch_size)
     seconds["sampling"] = time.perf_counter() - started
 
     inputs = MetricInputs(generated, test, datamodule, data_config, dataset, device, cfg.seed,

@@ -15,7 +15,9 @@ from omegaconf import DictConfig
 from PIL import Image
 
 from ganforge.checkpoint import HOW_TO_FIND, load_gan
+from ganforge.data import GANDataModule
 from ganforge.errors import CheckpointError, ConfigError, GanforgeError
+from ganforge.metrics import SampleSet
 from ganforge.models.base import GAN
 
 log = logging.getLogger(__name__)
@@ -63,6 +65,12 @@ def render(gan: GAN, to_data_space, z: torch.Tensor, labels: torch.Tensor | None
         chunk_labels = None if labels is None else labels[start : start + batch_size]
         chunks.append(to_data_space(gan.sample(z[start : start + batch_size], chunk_labels)).cpu())
     return torch.cat(chunks)
+
+
+def draw_evaluation_set(gan: GAN, datamodule: GANDataModule, n: int, seed: int, batch_size: int = 500) -> SampleSet:
+    """`n` samples to measure (uint8 images, labels for a conditional model, which draws every class equally)."""
+    labels = balanced_labels(n, datamodule.num_classes) if gan.conditional else None
+    return SampleSet(render(gan, datamodule.to_data_space, draw_noise(gan, n, seed), labels, batch_size), labels)
 
 
 def requested_labels(label: Any, n: int, gan: GAN, class_names: Sequence[str]) -> torch.Tensor | None:

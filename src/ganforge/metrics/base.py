@@ -46,5 +46,11 @@ class SuiteResult:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+def split_set(datamodule: GANDataModule, split: str, dataset: str) -> SampleSet:
+    """A real split, named `<dataset>-<split>-<count>` for torch-fidelity's cache of its statistics."""
+    images, labels = datamodule.load(split)
+    return SampleSet(images, labels, f"{dataset}-{split}-{len(images)}")
+
+
 class MetricSuite(Protocol):
     def __call__(self, inputs: MetricInputs) -> SuiteResult: ...

@@ -143,7 +143,7 @@ class DomainMetrics:
         cas_epochs: int = 2,
         options: dict[str, Any] | None = None,
     ) -> None:
-        self.recipe = OmegaConf.to_container(classifier, resolve=True) if isinstance(classifier, DictConfig) else classifier
+        self.recipe = OmegaConf.to_container(OmegaConf.create(classifier), resolve=True)
         self.classifier_dir, self.cache_dir = Path(classifier_dir), Path(cache_dir)
         self.classifier_epochs, self.metrics, self.floor = classifier_epochs, list(metrics), floor
         self.label_accuracy, self.cas_epochs, self.options = label_accuracy, cas_epochs, dict(options or {})
