@@ -26,20 +26,10 @@ from ganforge.viz.analyses import (
     ReportFigure, blended_label_embeddings,
 )
 from ganforge.viz.report import write_report
-from trained_runs import path_overrides, trained_checkpoint
+from trained_runs import cgan_ckpt, gan_ckpt, path_overrides  # noqa: F401 (fixtures)
 
 # Small analyses, so an end-to-end evaluation stays quick.
 SMALL_ANALYSES = ["analyses.tsne.per_set=60", "analyses.arithmetic.samples=200", "analyses.neighbours.measured=60"]
-
-
-@pytest.fixture(scope="module")
-def cgan_ckpt(tmp_path_factory):
-    return trained_checkpoint(tmp_path_factory, "cgan")
-
-
-@pytest.fixture(scope="module")
-def gan_ckpt(tmp_path_factory):
-    return trained_checkpoint(tmp_path_factory, "gan")
 
 
 @pytest.fixture(scope="module")

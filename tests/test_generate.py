@@ -9,17 +9,7 @@ from PIL import Image
 from conftest import run_entry
 from ganforge.errors import GanforgeError
 from ganforge.generation import generate
-from trained_runs import trained_checkpoint
-
-
-@pytest.fixture(scope="module")
-def cgan_ckpt(tmp_path_factory):
-    return trained_checkpoint(tmp_path_factory, "cgan")
-
-
-@pytest.fixture(scope="module")
-def gan_ckpt(tmp_path_factory):
-    return trained_checkpoint(tmp_path_factory, "gan")
+from trained_runs import cgan_ckpt, gan_ckpt, trained_checkpoint  # noqa: F401 (fixtures)
 
 
 def test_conditional_samples_go_to_one_folder_per_class(compose_config, cgan_ckpt, tmp_path):

@@ -19,7 +19,7 @@ from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorIncepti
 from conftest import ROOT
 from ganforge.metrics import MetricInputs, SampleSet
 from ganforge.metrics.domain import DomainMetrics, classification_accuracy_score, train_classifier
-from ganforge.metrics.fidelity import RGBImages, fidelity_metrics, register_extractor
+from ganforge.metrics.fidelity import RGBImages, register_extractor
 from ganforge.metrics.inception import WEIGHTS_NAME, InceptionMetrics, InceptionWeightsError
 from trained_runs import data_overrides, synthetic_data
 

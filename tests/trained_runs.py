@@ -39,3 +39,14 @@ def trained_checkpoint(tmp_path_factory: pytest.TempPathFactory, model: str) -> 
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return sorted(run.glob("logs/train/runs/*/checkpoints/last.ckpt"))[0]
+
+
+# Fixtures of the test modules that need these checkpoints (imported there by name).
+@pytest.fixture(scope="module")
+def cgan_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return trained_checkpoint(tmp_path_factory, "cgan")
+
+
+@pytest.fixture(scope="module")
+def gan_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return trained_checkpoint(tmp_path_factory, "gan")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -46,16 +47,27 @@ def reference_set(train: SampleSet, n: int, name_prefix: str) -> SampleSet:
     return SampleSet(train.images[pick], train.labels[pick], f"{name_prefix}-{count}")
 
 
-def run_analyses(analyses: Mapping[str, Any], context: AnalysisContext) -> tuple[list[ReportFigure], list[str]]:
+@contextmanager
+def timed(seconds: dict[str, float], key: str) -> Iterator[None]:
+    """Adds the wall time of the block to `seconds[key]`, reported in metrics.json."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        seconds[key] = time.perf_counter() - started
+
+
+def run_analyses(
+    analyses: Mapping[str, Any], context: AnalysisContext, seconds: dict[str, float]
+) -> tuple[list[ReportFigure], list[str]]:
     """Every analysis's figures, and a note for each that does not apply."""
     figures, notes = [], []
     for name, analysis in analyses.items():
-        started = time.perf_counter()
-        try:
-            figures += analysis(context)
-        except NotApplicable as reason:
-            notes.append(f"{name}: {reason}")
-        log.info("Analysis %s: %.1f s", name, time.perf_counter() - started)
+        with timed(seconds, f"analysis/{name}"):
+            try:
+                figures += analysis(context)
+            except NotApplicable as reason:
+                notes.append(f"{name}: {reason}")
     return figures, notes
 
 
@@ -98,21 +110,20 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     analyses = {name: instantiate(analysis) for name, analysis in cfg.analyses.items() if analysis is not None}
     datamodule: GANDataModule = instantiate(data_config)
     seconds: dict[str, float] = {}
-    started = time.perf_counter()
-    test = split_set(datamodule, "test", dataset)
-    train = split_set(datamodule, datamodule.train_split, dataset)
-    generated = draw_evaluation_set(gan, datamodule, cfg.n_samples, cfg.seed, cfg.batch_size)
-    seconds["sampling"] = time.perf_counter() - started
+    with timed(seconds, "loading"):
+        test = split_set(datamodule, "test", dataset)
+        train = split_set(datamodule, datamodule.train_split, dataset)
+    with timed(seconds, "sampling"):
+        generated = draw_evaluation_set(gan, datamodule, cfg.n_samples, cfg.seed, cfg.batch_size)
 
     inputs = MetricInputs(generated, test, datamodule, data_config, dataset, device, cfg.seed,
                           reference=reference_set(train, cfg.n_samples, f"{dataset}-{datamodule.train_split}"))
     results: dict[str, SuiteResult] = {}
     for name, suite in suites.items():
-        started = time.perf_counter()
-        result = suite(inputs)
+        with timed(seconds, f"metrics/{name}"):
+            result = suite(inputs)
         if result is not None:
             results[name] = result
-            seconds[f"metrics/{name}"] = time.perf_counter() - started
     out = Path(cfg.paths.output_dir)
     summary: dict[str, Any] = {
         "checkpoint": str(Path(cfg.ckpt).resolve()),
@@ -130,9 +141,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     write_json(out / "metrics.json", summary)  # before the figures: no number is lost if one fails
 
     context = AnalysisContext(gan, datamodule, generated, test, train, Path(cfg.ckpt), out, cfg.seed, cfg.batch_size)
-    started = time.perf_counter()
-    figures, notes = run_analyses(analyses, context)
-    seconds["analyses"] = time.perf_counter() - started
+    figures, notes = run_analyses(analyses, context, seconds)
     summary["analyses"] = {figure.name: figure.numbers for figure in figures if figure.numbers}
     summary["figures"] = [figure.path.name for figure in figures]
     summary["not_applicable"] = notes

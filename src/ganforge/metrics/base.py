@@ -53,4 +53,5 @@ def split_set(datamodule: GANDataModule, split: str, dataset: str) -> SampleSet:
 
 
 class MetricSuite(Protocol):
-    def __call__(self, inputs: MetricInputs) -> SuiteResult: ...
+    def __call__(self, inputs: MetricInputs) -> SuiteResult | None:
+        """The suite's numbers; None when it was configured as optional and cannot run (e.g. no Inception weights)."""

@@ -146,7 +146,7 @@ class DomainMetrics:
         self.recipe = OmegaConf.to_container(OmegaConf.create(classifier), resolve=True)
         self.classifier_dir, self.cache_dir = Path(classifier_dir), Path(cache_dir)
         self.classifier_epochs, self.metrics, self.floor = classifier_epochs, list(metrics), floor
-        self.label_accuracy, self.cas_epochs, self.options = label_accuracy, cas_epochs, dict(options or {})
+        self.with_label_accuracy, self.cas_epochs, self.options = label_accuracy, cas_epochs, dict(options or {})
 
     def classifier(self, inputs: MetricInputs) -> tuple[Path, Classifier, dict[str, Any]]:
         """The dataset's classifier file (trained now if missing), the classifier and its record."""
@@ -172,7 +172,7 @@ class DomainMetrics:
             values["fid_floor"] = fidelity_metrics(inputs.reference, inputs.real, metrics=["fid"], **measure)["fid"]
         values["classifier_test_accuracy"] = classifier.test_accuracy.item()
         generated, to_model_space = inputs.generated, inputs.datamodule.to_model_space
-        if generated.labels is not None and self.label_accuracy:
+        if generated.labels is not None and self.with_label_accuracy:
             values["label_accuracy"] = label_accuracy(classifier.net, generated.images, generated.labels, to_model_space)
         if generated.labels is not None and self.cas_epochs:
             values["cas"] = classification_accuracy_score(

@@ -23,7 +23,7 @@ from torch import nn
 from torch_fidelity.noise import batch_slerp_any
 
 from ganforge.data import GANDataModule
-from ganforge.generation import balanced_labels, draw_noise, render
+from ganforge.generation import draw_noise, render
 from ganforge.metrics.base import SampleSet
 from ganforge.models.base import GAN
 from ganforge.nets.common import Critique
@@ -93,7 +93,7 @@ class AnalysisContext:
                 parts.append(Critique(*(None if t is None else t.cpu() for t in discriminator(batch, batch_labels))))
         finally:
             discriminator.train(was_training)
-        return Critique(*(None if parts[0][i] is None else torch.cat([p[i] for p in parts]) for i in range(3)))
+        return Critique(*(None if values[0] is None else torch.cat(values) for values in zip(*parts)))
 
     def figure_path(self, name: str) -> Path:
         return self.output_dir / f"{name}.png"
