@@ -55,6 +55,26 @@ def idx_root(tmp_path_factory) -> Path:
     return make_idx_dataset(tmp_path_factory.mktemp("idx"))
 
 
+def make_image_folder(folder: Path, classes: Sequence[str] = ("cats", "dogs"), per_class: int = 12) -> Path:
+    """PNG pictures of varied sizes, one subfolder per class (class k is mostly colour k)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for k, name in enumerate(classes):
+        (folder / name).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            size = (int(rng.integers(40, 90)), int(rng.integers(40, 90)))
+            pixels = rng.integers(0, 60, size=(size[1], size[0], 3)).astype(np.uint8)
+            pixels[..., k % 3] += 180
+            Image.fromarray(pixels).save(folder / name / f"{i:03d}.png")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def image_folder(tmp_path_factory) -> Path:
+    return make_image_folder(tmp_path_factory.mktemp("pictures"))
+
+
 @pytest.fixture
 def compose_config(tmp_path: Path) -> Callable[..., DictConfig]:
     """Compose `conf/train.yaml` (or another entry config) as Hydra would, writing into `tmp_path`."""
@@ -65,6 +85,7 @@ def compose_config(tmp_path: Path) -> Callable[..., DictConfig]:
             cfg = compose(config_name=config_name, return_hydra_config=True, overrides=list(overrides))
         HydraConfig().set_config(cfg)
         with open_dict(cfg):
+            del cfg.hydra  # a job's config does not hold Hydra's own; HydraConfig.get() serves it
             cfg.paths.output_dir = str(tmp_path)
             cfg.paths.log_dir = str(tmp_path / "logs")
             cfg.paths.data_dir = str(tmp_path / "data")

@@ -11,7 +11,7 @@ import torch
 from hydra.utils import instantiate
 
 from ganforge.callbacks.record_config import CONFIG_KEY
-from ganforge.errors import CheckpointError
+from ganforge.errors import CheckpointError, one_line
 from ganforge.models.base import GAN
 
 M = TypeVar("M", bound=torch.nn.Module)
@@ -27,8 +27,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, BadZipFile, ValueError) as err:
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise CheckpointError(f"cannot read checkpoint {path} ({reason}); it is corrupt or not a checkpoint") from err
+        raise CheckpointError(f"cannot read checkpoint {path} ({one_line(err)}); it is corrupt or not a checkpoint") from err
     if not isinstance(checkpoint, dict) or CONFIG_KEY not in checkpoint or "state_dict" not in checkpoint:
         raise CheckpointError(f"{path} is not a ganforge checkpoint (it records no ganforge config); {HOW_TO_FIND}")
     return checkpoint
@@ -52,8 +51,7 @@ def load_module(path: str | Path, kind: type[M]) -> tuple[M, dict[str, Any]]:
     try:
         model.load_state_dict(checkpoint["state_dict"])
     except RuntimeError as err:
-        first_line = str(err).strip().splitlines()[0]
-        raise CheckpointError(f"{path}: its weights do not fit its recorded model config ({first_line})") from err
+        raise CheckpointError(f"{path}: its weights do not fit its recorded model config ({one_line(err)})") from err
     return model.eval(), record
 
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import torch
 from omegaconf import OmegaConf
 
+from ganforge.data.images import class_folders
 from ganforge.errors import ConfigError
 
 
@@ -26,3 +27,4 @@ def register_resolvers() -> None:
     OmegaConf.register_new_resolver("ganforge.precision", best_precision, replace=True)
     OmegaConf.register_new_resolver("ganforge.cuda", torch.cuda.is_available, replace=True)
     OmegaConf.register_new_resolver("ganforge.num_classes", labelled_classes, replace=True)
+    OmegaConf.register_new_resolver("ganforge.class_folders", class_folders, replace=True)

@@ -15,3 +15,9 @@ class DataError(GanforgeError):
 
 class CheckpointError(GanforgeError):
     """A checkpoint that is missing, corrupt or not ganforge's."""
+
+
+def one_line(err: BaseException, limit: int = 160) -> str:
+    """An exception's message squeezed onto one line, for quoting inside a user error."""
+    text = " ".join(str(err).split()) or type(err).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"

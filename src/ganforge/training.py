@@ -46,7 +46,7 @@ def train(cfg: DictConfig) -> float | None:
     choices = dict(HydraConfig.get().runtime.choices) if HydraConfig.initialized() else {}
     if cfg.ckpt_path:
         adopt_checkpoint_settings(cfg, choices)
-    L.seed_everything(cfg.seed, workers=True)
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
 
     datamodule: L.LightningDataModule = instantiate(cfg.data)
     datamodule.setup("fit")  # a missing dataset fails here, before the trainer writes anything

@@ -49,7 +49,7 @@ class SamplePreview(L.Callback):
         save_png(picture, self.dirpath / f"epoch_{epoch:03d}.png")
         for logger in trainer.loggers:
             if hasattr(logger.experiment, "add_image"):
-                logger.experiment.add_image("samples", picture, global_step=trainer.global_step, dataformats="HWC")
+                logger.experiment.add_image("samples", picture, global_step=epoch, dataformats="HWC")
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.gif and self.noise is not None and trainer.is_global_zero:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ganforge.errors import DataError
+from ganforge.errors import DataError, one_line
 
 # The IDX magic number's third byte names the element type; MNIST-style files only use uint8.
 _IDX_UINT8 = 0x08
@@ -25,7 +25,7 @@ def read_idx(path: str | Path) -> torch.Tensor:
         with opener(path, "rb") as f:
             raw = f.read()
     except (OSError, EOFError) as err:
-        raise DataError(f"cannot read IDX file {path}: {err}; delete it so it is fetched again") from err
+        raise DataError(f"cannot read IDX file {path}: {one_line(err)}; delete it so it is fetched again") from err
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != _IDX_UINT8:
         raise DataError(f"{path} is not a uint8 IDX file (bad magic number); replace it with the original file")
     ndim = raw[3]
@@ -63,7 +63,7 @@ def load_split(
         try:
             found = find_split([download()], split)
         except Exception as err:  # noqa: BLE001 - any download failure means the same thing to the user
-            raise DataError(f"{split} split not found and the download failed ({err}); {how_to_provide}") from err
+            raise DataError(f"{split} split not found and the download failed: {one_line(err)}; {how_to_provide}") from err
     if found is None:
         raise DataError(f"{split} split not found; {how_to_provide}")
     images, labels = (read_idx(path) for path in found)

@@ -74,7 +74,9 @@ class GAN(L.LightningModule):
         return [self.optimizer_d(self.discriminator.parameters()), self.optimizer_g(self.generator.parameters())]
 
     def sample_noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        return torch.randn(n, self.latent_dim, generator=generator).to(self.device)
+        """z ~ N(0, I) on the module's device; drawn on `generator`'s device when one is given (reproducible)."""
+        device = self.device if generator is None else generator.device
+        return torch.randn(n, self.latent_dim, generator=generator, device=device).to(self.device)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         return self.generator(z, labels)

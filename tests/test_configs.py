@@ -1,0 +1,68 @@
+"""Every model × data config composes, and instantiates into a datamodule and a module that fit together."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from hydra.utils import instantiate
+from omegaconf import open_dict
+
+from conftest import ROOT
+from ganforge.cli import check_group_choices, user_error
+from ganforge.errors import ConfigError, GanforgeError
+
+MODELS = sorted(p.stem for p in (ROOT / "conf" / "model").glob("*.yaml"))
+DATASETS = sorted(p.stem for p in (ROOT / "conf" / "data").glob("*.yaml"))
+EXPERIMENTS = sorted(p.stem for p in (ROOT / "conf" / "experiment").glob("*.yaml"))
+DEBUG = sorted(p.stem for p in (ROOT / "conf" / "debug").glob("*.yaml"))
+
+
+def offline_data(cfg, idx_root: Path, image_folder: Path) -> None:
+    """Point image datasets at the synthetic IDX files or pictures."""
+    with open_dict(cfg):
+        if "root" in cfg.data:
+            cfg.data.root, cfg.data.search_dirs, cfg.data.download = str(idx_root), [], False
+        if "path" in cfg.data:
+            cfg.data.path, cfg.data.sample_shape, cfg.data.batch_size = str(image_folder), [3, 32, 32], 8
+
+
+@pytest.mark.parametrize("data", DATASETS)
+@pytest.mark.parametrize("model", MODELS)
+def test_model_and_data_instantiate_together(compose_config, idx_root, image_folder, model, data):
+    cfg = compose_config([f"model={model}", f"data={data}"])
+    offline_data(cfg, idx_root, image_folder)
+    datamodule = instantiate(cfg.data)
+    try:
+        module = instantiate(cfg.model)
+    except Exception as err:  # a conditional model on an unlabelled dataset must say so
+        assert isinstance(user_error(err), ConfigError) and datamodule.num_classes == 0
+        return
+    if not hasattr(module, "generator"):
+        return
+    datamodule.setup("fit")
+    samples, labels = datamodule.on_after_batch_transfer(next(iter(datamodule.train_dataloader())), 0)
+    fake = module.generator(module.sample_noise(len(labels)), labels)
+    assert fake.shape == samples.shape
+    assert module.discriminator(fake, labels).logits.shape == (len(labels),)
+
+
+@pytest.mark.parametrize("override", [f"experiment={e}" for e in EXPERIMENTS] + [f"debug={d}" for d in DEBUG])
+def test_experiment_and_debug_configs_compose(compose_config, override):
+    cfg = compose_config([override])
+    assert cfg.model._target_ and cfg.data._target_
+
+
+def test_default_run_settings(compose_config):
+    cfg = compose_config()
+    assert cfg.model.generator._target_ == "ganforge.nets.MLPGenerator" and cfg.data.torchvision_name == "FashionMNIST"
+    assert cfg.trainer.precision == ("bf16-mixed" if torch.cuda.is_available() else "32-true")
+
+
+def test_unknown_group_choice_is_one_line(tmp_path):
+    with pytest.raises(GanforgeError, match=r"unknown model 'gna'; choose one of: .*\bcgan\b.*\bgan\b"):
+        check_group_choices(["model=gna"], ROOT / "conf", "train.py")
+    with pytest.raises(GanforgeError, match="unknown data 'cifar'"):
+        check_group_choices(["-m", "data=fashion,cifar"], ROOT / "conf", "train.py")
+    check_group_choices(["model=gan,dcgan", "model.n_critic=2", "experiment=null", "data=glob(*)"], ROOT / "conf", "train.py")

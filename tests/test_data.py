@@ -1,0 +1,171 @@
+"""The IDX reader and the image datamodule: where files are found, what batches look like."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import FASHION_DEBIAN, SHARED_MNIST, make_idx_dataset, write_idx
+from ganforge.data import IDXDataModule, ImageFolderDataModule
+from ganforge.data.images import class_folders
+from ganforge.data.idx import read_idx
+from ganforge.errors import ConfigError, DataError
+
+DIGITS = [str(d) for d in range(10)]
+
+
+def datamodule(root: Path, **options) -> IDXDataModule:
+    options = {"batch_size": 32, "download": False, **options}
+    return IDXDataModule("MNIST", DIGITS, root=str(root), **options)
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_read_idx_round_trips_gzip_and_raw(tmp_path, compress):
+    array = torch.randint(0, 256, (5, 28, 28), dtype=torch.uint8).numpy()
+    path = write_idx(tmp_path / "train-images-idx3-ubyte", array, compress)
+    assert torch.equal(read_idx(path), torch.from_numpy(array))
+
+
+def test_read_idx_rejects_truncated_and_foreign_files(tmp_path):
+    path = write_idx(tmp_path / "t10k-images-idx3-ubyte", torch.zeros(4, 28, 28, dtype=torch.uint8).numpy(), False)
+    path.write_bytes(path.read_bytes()[:-10])
+    with pytest.raises(DataError, match="truncated or corrupt"):
+        read_idx(path)
+    path.write_bytes(b"PK\x03\x04 not an idx file")
+    with pytest.raises(DataError, match="bad magic number"):
+        read_idx(path)
+    broken_gzip = tmp_path / "train-labels-idx1-ubyte.gz"
+    broken_gzip.write_bytes(gzip.compress(b"\x00\x00\x08\x01" + b"\x00" * 50)[:20])
+    with pytest.raises(DataError, match="cannot read IDX file"):
+        read_idx(broken_gzip)
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_batches_are_float_in_unit_range_with_labels(tmp_path, compress):
+    dm = datamodule(make_idx_dataset(tmp_path, n_train=100, compress=compress))
+    dm.setup("fit")
+    images, labels = dm.on_after_batch_transfer(next(iter(dm.train_dataloader())), 0)
+    assert images.shape == (32, 1, 28, 28) and images.dtype == torch.float32
+    assert images.min() >= -1.0 and images.max() <= 1.0 and images.min() < -0.5 < 0.5 < images.max()
+    assert labels.dtype == torch.int64 and labels.shape == (32,)
+    assert len(dm.train_dataloader()) == 100 // 32  # incomplete last batch dropped
+
+
+def test_split_held_as_one_uint8_tensor_and_round_trips(tmp_path):
+    dm = datamodule(make_idx_dataset(tmp_path, n_train=50))
+    dm.setup("fit")
+    images, labels = dm.train_set.tensors
+    assert images.dtype == torch.uint8 and images.shape == (50, 1, 28, 28)
+    assert torch.equal(dm.to_data_space(dm.to_model_space(images)), images)
+    assert labels.tolist()[:10] == list(range(10))
+
+
+def test_files_found_in_torchvision_layout_and_search_dirs(tmp_path):
+    make_idx_dataset(tmp_path / "root" / "MNIST" / "raw")
+    assert len(datamodule(tmp_path / "root").load("test")[0]) == 64
+    make_idx_dataset(tmp_path / "system", n_test=32)
+    assert len(datamodule(tmp_path / "empty", search_dirs=[str(tmp_path / "system")]).load("test")[0]) == 32
+
+
+def test_root_may_hold_just_one_split(tmp_path):
+    make_idx_dataset(tmp_path, n_train=40, n_test=20)
+    for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"):
+        (tmp_path / name).unlink()
+    dm = datamodule(tmp_path, train_split="test", batch_size=8)
+    dm.setup("fit")
+    assert len(dm.train_set) == 20
+    with pytest.raises(DataError, match="train split not found"):
+        dm.load("train")
+
+
+def test_missing_dataset_names_every_way_to_provide_it(tmp_path):
+    dm = IDXDataModule("FashionMNIST", DIGITS, root=str(tmp_path), search_dirs=[str(tmp_path / "debian")], download=False)
+    with pytest.raises(DataError) as err:
+        dm.setup("fit")
+    message = str(err.value)
+    assert "\n" not in message
+    assert str(tmp_path) in message and "debian" in message and "download" in message
+
+
+def test_subset_is_a_fixed_random_sample(tmp_path):
+    root = make_idx_dataset(tmp_path, n_train=200)
+    first, second = datamodule(root, subset=64), datamodule(root, subset=64)
+    first.setup("fit"), second.setup("fit")
+    assert len(first.train_set) == 64
+    assert torch.equal(first.train_set.tensors[1], second.train_set.tensors[1])
+    assert len(set(first.train_set.tensors[1].tolist())) == 10
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [({"batch_size": 0}, "batch_size"), ({"subset": 0}, "subset"), ({"num_workers": -1}, "num_workers")],
+)
+def test_impossible_loader_settings_are_config_errors(tmp_path, options, message):
+    with pytest.raises(ConfigError, match=message):
+        datamodule(tmp_path, **options)
+
+
+def test_batch_larger_than_dataset_is_a_config_error(tmp_path):
+    dm = datamodule(make_idx_dataset(tmp_path, n_train=20), batch_size=64)
+    with pytest.raises(ConfigError, match="larger than the 20 training samples"):
+        dm.setup("fit")
+
+
+def test_wrong_image_shape_is_reported(tmp_path):
+    with pytest.raises(ConfigError, match=r"sample_shape=\[1, 28, 28\]"):
+        datamodule(make_idx_dataset(tmp_path), sample_shape=[1, 32, 32]).load("test")
+
+
+def test_preview_labels_give_one_row_per_class(tmp_path):
+    assert datamodule(tmp_path, preview_size=100).preview_labels().view(10, 10).tolist() == [[c] * 10 for c in range(10)]
+
+
+@pytest.mark.skipif(not SHARED_MNIST.is_dir(), reason="../shared/datasets/mnist-t10k is not next to this clone")
+def test_real_mnist_test_split(tmp_path):
+    shutil.copytree(SHARED_MNIST, tmp_path / "mnist")
+    dm = datamodule(tmp_path / "mnist", train_split="test", batch_size=128)
+    dm.setup("fit")
+    images, labels = dm.train_set.tensors
+    assert images.shape == (10_000, 1, 28, 28)
+    assert torch.bincount(labels).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    assert 30 < images.float().mean() < 36  # MNIST's mean intensity is 33.3
+
+
+@pytest.mark.skipif(not FASHION_DEBIAN.is_dir(), reason="dataset-fashion-mnist (Debian) is not installed")
+def test_fashion_found_in_debian_location(tmp_path):
+    dm = IDXDataModule("FashionMNIST", DIGITS, root=str(tmp_path), search_dirs=[str(FASHION_DEBIAN)], download=False)
+    images, labels = dm.load("test")
+    assert images.shape == (10_000, 1, 28, 28) and torch.bincount(labels).tolist() == [1000] * 10
+
+
+def test_image_folder_labelled_by_subfolder(image_folder):
+    dm = ImageFolderDataModule(str(image_folder), class_folders(image_folder), sample_shape=[3, 32, 32], batch_size=4)
+    train_images, train_labels = dm.load("train")
+    test_images, test_labels = dm.load("test")
+    assert dm.class_names == ("cats", "dogs") and dm.num_classes == 2
+    assert train_images.shape == (22, 3, 32, 32) and test_images.shape == (2, 3, 32, 32)
+    assert train_images.dtype == torch.uint8
+    red_share = train_images[train_labels == 0].float().mean(dim=(0, 2, 3))
+    assert red_share[0] > 150 > red_share[1]  # class 0 pictures are mostly red, as drawn
+
+
+def test_image_folder_grayscale_and_unlabelled(image_folder):
+    dm = ImageFolderDataModule(str(image_folder), sample_shape=[1, 28, 28], test_fraction=0.0, batch_size=4)
+    images, labels = dm.load("train")
+    assert images.shape == (24, 1, 28, 28) and set(labels.tolist()) == {0} and dm.num_classes == 0
+
+
+def test_image_folder_errors(tmp_path):
+    with pytest.raises(DataError, match="does not exist"):
+        ImageFolderDataModule(str(tmp_path / "nowhere")).load("train")
+    with pytest.raises(DataError, match="no images"):
+        ImageFolderDataModule(str(tmp_path)).load("train")
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    with pytest.raises(DataError, match="cannot read image .*broken.png"):
+        ImageFolderDataModule(str(tmp_path)).load("train")
+    with pytest.raises(ConfigError, match="test_fraction"):
+        ImageFolderDataModule(str(tmp_path), test_fraction=1.0)
