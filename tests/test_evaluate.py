@@ -190,8 +190,8 @@ def test_nearest_neighbours_catch_copies_of_the_training_set(cgan_ckpt, tmp_path
 
 def test_tsne_tells_noise_from_real_images_in_d_features(cgan_ckpt, tmp_path):
     gan, record = load_gan(cgan_ckpt)
-    noise = SampleSet(torch.randint(0, 256, (80, 1, 28, 28), dtype=torch.uint8), torch.arange(80) % 10)
-    figure = DiscriminatorTSNE(per_set=80, perplexity=20)(context_for(gan, record, tmp_path, noise))[0]
+    noise = SampleSet(torch.randint(0, 256, (50, 1, 28, 28), dtype=torch.uint8), torch.arange(50) % 10)
+    figure = DiscriminatorTSNE(per_set=50, perplexity=15)(context_for(gan, record, tmp_path, noise))[0]
     assert figure.numbers["same_kind_neighbour"] > 0.95 and figure.path.is_file()
 
 
@@ -219,6 +219,6 @@ def test_report_inlines_figures_and_tables(tmp_path):
     picture = save_png(torch.zeros(8, 8, 3, dtype=torch.uint8).numpy(), tmp_path / "x.png")
     figure = ReportFigure("x", "A <figure>", "caption & more", picture, {"ratio": 0.5})
     page = write_report(tmp_path / "report.html", "Title", {"model": "cgan"}, {"domain": {"fid": 12.3456789}}, [figure],
-                        ["confusion: not here"]).read_text()
-    assert "<td class='number'>12.3457</td>" in page and "A &lt;figure&gt;" in page and "caption &amp; more" in page
+                        ["confusion: not here"], {"domain": {"real_statistics": "fashion-test-10000"}}).read_text()
+    assert "<td class='number'>12.3457</td>" in page and "fashion-test-10000" in page and "A &lt;figure&gt;" in page and "caption &amp; more" in page
     assert page.count("data:image/png;base64,") == 1 and "confusion: not here" in page

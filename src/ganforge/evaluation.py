@@ -40,11 +40,11 @@ def checkpoint_data_config(record: dict[str, Any], overrides: DictConfig) -> dic
     return {**record["data"], **changes}
 
 
-def reference_set(train: SampleSet, n: int, name_prefix: str) -> SampleSet:
-    """`n` training images (one fixed random draw), the real-vs-real floor of the metrics at `n` samples."""
-    count = min(n, len(train.images))
-    pick = torch.randperm(len(train.images), generator=torch.Generator().manual_seed(0))[:count]
-    return SampleSet(train.images[pick], train.labels[pick], f"{name_prefix}-{count}")
+def fixed_subset(split: SampleSet, n: int | None, name_prefix: str) -> SampleSet:
+    """`n` images of a real split (all for None), one fixed random draw named `<prefix>-<count>` for the cache."""
+    count = len(split.images) if n is None else min(n, len(split.images))
+    pick = torch.randperm(len(split.images), generator=torch.Generator().manual_seed(0))[:count]
+    return SampleSet(split.images[pick], split.labels[pick], f"{name_prefix}-{count}")
 
 
 @contextmanager
@@ -97,6 +97,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Measure `cfg.ckpt` with `cfg.metrics` and draw `cfg.analyses`; write metrics.json, figures and report.html
     into the run directory and return what metrics.json holds."""
     check_sample_count("n_samples", cfg.n_samples)
+    if cfg.n_real is not None:
+        check_sample_count("n_real", cfg.n_real)
     device = resolve_device(cfg.device)
     gan, record = load_generator(cfg.ckpt, device)
     dataset = dataset_name(record, cfg.ckpt)
@@ -111,13 +113,13 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     datamodule: GANDataModule = instantiate(data_config)
     seconds: dict[str, float] = {}
     with timed(seconds, "loading"):
-        test = split_set(datamodule, "test", dataset)
+        test = fixed_subset(split_set(datamodule, "test", dataset), cfg.n_real, f"{dataset}-test")
         train = split_set(datamodule, datamodule.train_split, dataset)
     with timed(seconds, "sampling"):
         generated = draw_evaluation_set(gan, datamodule, cfg.n_samples, cfg.seed, cfg.batch_size)
 
     inputs = MetricInputs(generated, test, datamodule, data_config, dataset, device, cfg.seed,
-                          reference=reference_set(train, cfg.n_samples, f"{dataset}-{datamodule.train_split}"))
+                          reference=fixed_subset(train, cfg.n_samples, f"{dataset}-{datamodule.train_split}"))
     results: dict[str, SuiteResult] = {}
     for name, suite in suites.items():
         with timed(seconds, f"metrics/{name}"):
@@ -147,7 +149,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     summary["not_applicable"] = notes
     write_json(out / "metrics.json", summary)
     facts = {key: summary[key] for key in ("checkpoint", "model", "data", "conditional", "n_samples", "seed", "real_split")}
-    write_report(out / "report.html", f"Evaluation of {summary['model']} on {dataset}", facts, summary["metrics"], figures, notes)
+    write_report(out / "report.html", f"Evaluation of {summary['model']} on {dataset}", facts, summary["metrics"], figures,
+                 notes, summary["measured_with"])
     if cfg.tensorboard:
         log_to_tensorboard(out / "tensorboard", summary["metrics"], figures)
     log.info("Wrote %s, %d figures and %s", out / "metrics.json", len(figures), out / "report.html")

@@ -51,11 +51,14 @@ def write_report(
     metrics: Mapping[str, Mapping[str, float]],
     figures: Sequence[ReportFigure],
     notes: Sequence[str] = (),
+    measured_with: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Path:
-    """Write the page: facts about the run, one metrics table per suite, every figure, and notes on what was skipped."""
+    """Write the page: facts about the run, per suite its metrics and how they were measured (feature
+    extractor, cached statistics), every figure, and notes on what was skipped."""
     sections = [f"<h1>{escape(title)}</h1>", table(facts, "facts")]
     for suite, values in metrics.items():
-        sections.append(f"<h2>Metrics: {escape(suite)}</h2>{table(values)}")
+        details = table((measured_with or {}).get(suite, {}), "facts")
+        sections.append(f"<h2>Metrics: {escape(suite)}</h2>{table(values)}{details}")
     sections.extend(figure_html(figure) for figure in figures)
     if notes:
         items = "".join(f"<li>{escape(note)}</li>" for note in notes)
