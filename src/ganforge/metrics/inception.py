@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -11,13 +12,14 @@ from urllib.parse import urlparse
 import torch
 from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3, FeatureExtractorInceptionV3
 
-from ganforge.errors import GanforgeError
+from ganforge.errors import GanforgeError, one_line
 from ganforge.metrics.base import MetricInputs, SuiteResult
 from ganforge.metrics.fidelity import METRICS, fidelity_metrics, register_extractor
 
 log = logging.getLogger(__name__)
 
 WEIGHTS_NAME = Path(urlparse(URL_INCEPTION_V3).path).name
+DOWNLOAD_TIMEOUT_SECONDS = 30
 
 
 class InceptionWeightsError(GanforgeError):
@@ -45,13 +47,17 @@ def find_weights(path: str | None) -> Path:
     else:
         weights = cached_weights_path()
         if not weights.is_file():
+            previous_timeout = socket.getdefaulttimeout()
+            socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_SECONDS)  # a firewalled network fails instead of hanging
             try:
                 weights.parent.mkdir(parents=True, exist_ok=True)
                 torch.hub.download_url_to_file(URL_INCEPTION_V3, str(weights), progress=False)
             except Exception as err:  # noqa: BLE001 - any download failure means the same thing to the user
                 raise InceptionWeightsError(
-                    f"Inception weights are neither cached nor downloadable ({type(err).__name__}: {err}); {how_to_provide()}"
+                    f"Inception weights are neither cached nor downloadable ({one_line(err)}); {how_to_provide()}"
                 ) from err
+            finally:
+                socket.setdefaulttimeout(previous_timeout)
     check_weights(weights)
     return weights
 
@@ -61,7 +67,7 @@ def check_weights(weights: Path) -> None:
     try:
         state = torch.load(weights, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - unreadable, or a pickle with code in it: either way not usable
-        raise InceptionWeightsError(f"{weights} is not a plain state dict ({type(err).__name__}); {how_to_provide()}") from err
+        raise InceptionWeightsError(f"{weights} is not a plain state dict ({one_line(err)}); {how_to_provide()}") from err
     if not isinstance(state, dict) or "fc.weight" not in state:
         raise InceptionWeightsError(f"{weights} is not torch-fidelity's InceptionV3 state dict; {how_to_provide()}")
 
