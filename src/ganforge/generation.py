@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +58,10 @@ def draw_noise(gan: GAN, n: int, seed: int) -> torch.Tensor:
     return gan.sample_noise(n, generator=torch.Generator().manual_seed(seed)).cpu()
 
 
-def render(gan: GAN, to_data_space, z: torch.Tensor, labels: torch.Tensor | None, batch_size: int = 500) -> torch.Tensor:
+def render(
+    gan: GAN, to_data_space: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor, labels: torch.Tensor | None,
+    batch_size: int = 500,
+) -> torch.Tensor:
     """The generator's images of `z` (and `labels`) in data space (uint8 for images), on the CPU, in batches."""
     chunks = []
     for start in range(0, len(z), batch_size):
