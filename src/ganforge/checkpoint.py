@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pickle
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zipfile import BadZipFile
 
 import torch
@@ -12,6 +12,9 @@ from hydra.utils import instantiate
 
 from ganforge.callbacks.record_config import CONFIG_KEY
 from ganforge.errors import CheckpointError, one_line
+from ganforge.models.base import GAN
+
+M = TypeVar("M", bound=torch.nn.Module)
 
 HOW_TO_FIND = "pass the .ckpt of a training run, e.g. logs/train/runs/<time>/checkpoints/last.ckpt"
 
@@ -35,13 +38,23 @@ def recorded_config(checkpoint: dict[str, Any]) -> dict[str, Any]:
     return checkpoint[CONFIG_KEY]
 
 
-def load_gan(path: str | Path):
-    """The GAN module of a checkpoint, weights loaded, in eval mode on the CPU; and its recorded config."""
+def load_module(path: str | Path, kind: type[M]) -> tuple[M, dict[str, Any]]:
+    """The module of a checkpoint, weights loaded, in eval mode on the CPU; and its recorded config.
+
+    `kind` is what the caller can use (a GAN, a classifier); a checkpoint of anything else is an error.
+    """
     checkpoint = read_checkpoint(path)
     record = recorded_config(checkpoint)
     model = instantiate(record["model"])
+    if not isinstance(model, kind):
+        raise CheckpointError(f"{path} holds a {type(model).__name__}, not a {kind.__name__}; {HOW_TO_FIND}")
     try:
         model.load_state_dict(checkpoint["state_dict"])
     except RuntimeError as err:
         raise CheckpointError(f"{path}: its weights do not fit its recorded model config ({one_line(err)})") from err
     return model.eval(), record
+
+
+def load_gan(path: str | Path) -> tuple[GAN, dict[str, Any]]:
+    """The GAN of a checkpoint, weights loaded, in eval mode on the CPU; and its recorded config."""
+    return load_module(path, GAN)

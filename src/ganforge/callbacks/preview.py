@@ -10,11 +10,17 @@ import torch
 from ganforge.viz.images import save_gif, save_png
 
 
+def is_last_epoch(trainer: L.Trainer) -> bool:
+    """Whether the epoch now ending is the run's last (by `max_epochs`)."""
+    return trainer.max_epochs is not None and trainer.current_epoch + 1 >= trainer.max_epochs
+
+
 class SamplePreview(L.Callback):
     """Renders the generator's output on the same noise (and labels) at the end of every few epochs.
 
     The datamodule decides how its samples are drawn (`render_preview`), how many there are and how
-    often (`preview_size`, `preview_every_n_epochs`): image grids, histograms or scatter plots.
+    often (`preview_size`, `preview_every_n_epochs`): image grids, histograms or scatter plots. A module
+    that cannot sample (the domain classifier, trained with the same callbacks) has nothing to show.
     """
 
     def __init__(self, dirpath: str | Path, seed: int = 0, gif: bool = True) -> None:
@@ -23,14 +29,18 @@ class SamplePreview(L.Callback):
         self.labels: torch.Tensor | None = None
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not callable(getattr(pl_module, "sample", None)):
+            return
         datamodule = trainer.datamodule
         self.labels = datamodule.preview_labels()
         self.noise = torch.randn(len(self.labels), pl_module.latent_dim, generator=torch.Generator().manual_seed(self.seed))
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.noise is None:
+            return
         epoch = trainer.current_epoch
         datamodule = trainer.datamodule
-        if (epoch + 1) % datamodule.preview_every_n_epochs and not self._is_last_epoch(trainer):
+        if (epoch + 1) % datamodule.preview_every_n_epochs and not is_last_epoch(trainer):
             return
         if not trainer.is_global_zero:
             return
@@ -42,9 +52,5 @@ class SamplePreview(L.Callback):
                 logger.experiment.add_image("samples", picture, global_step=epoch, dataformats="HWC")
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if self.gif and trainer.is_global_zero:
+        if self.gif and self.noise is not None and trainer.is_global_zero:
             save_gif(sorted(self.dirpath.glob("epoch_*.png")), self.dirpath / "training.gif")
-
-    @staticmethod
-    def _is_last_epoch(trainer: L.Trainer) -> bool:
-        return trainer.max_epochs is not None and trainer.current_epoch + 1 >= trainer.max_epochs

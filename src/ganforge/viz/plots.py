@@ -1,4 +1,4 @@
-"""Plots of the toy GANs as H×W×3 uint8 pictures (matplotlib's Agg canvas, no display, no pyplot state)."""
+"""Plots of the toy GANs as H×W×3 uint8 pictures for previews (matplotlib's Agg canvas, no pyplot state)."""
 
 from __future__ import annotations
 

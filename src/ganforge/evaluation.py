@@ -1,0 +1,157 @@
+"""One evaluation of a checkpoint: samples, metrics against the test split, visual analyses, a report."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf, open_dict
+from PIL import Image
+
+from ganforge.data import GANDataModule
+from ganforge.errors import CheckpointError
+from ganforge.generation import check_sample_count, draw_evaluation_set, load_generator, resolve_device
+from ganforge.metrics import MetricInputs, MetricSuite, SampleSet, SuiteResult, split_set
+from ganforge.viz.analyses import AnalysisContext, NotApplicable, ReportFigure
+from ganforge.viz.report import write_report
+
+log = logging.getLogger(__name__)
+
+
+def dataset_name(record: dict[str, Any], ckpt: str) -> str:
+    """The data config the checkpoint was trained with (e.g. "fashion"): names its classifier and cached statistics."""
+    name = record["choices"].get("data")
+    if not name:
+        raise CheckpointError(f"{ckpt} records no dataset name (its run was not composed by train.py); retrain it with train.py")
+    return name
+
+
+def checkpoint_data_config(record: dict[str, Any], overrides: DictConfig) -> dict[str, Any]:
+    """The checkpoint's data config with the command line's non-null `data.*` values (e.g. a moved `root`)."""
+    changes = {key: value for key, value in OmegaConf.to_container(overrides, resolve=True).items() if value is not None}
+    return {**record["data"], **changes}
+
+
+def fixed_subset(split: SampleSet, n: int | None, name_prefix: str) -> SampleSet:
+    """`n` images of a real split (all for None), one fixed random draw named `<prefix>-<count>` for the cache."""
+    count = len(split.images) if n is None else min(n, len(split.images))
+    pick = torch.randperm(len(split.images), generator=torch.Generator().manual_seed(0))[:count]
+    return SampleSet(split.images[pick], split.labels[pick], f"{name_prefix}-{count}")
+
+
+@contextmanager
+def timed(seconds: dict[str, float], key: str) -> Iterator[None]:
+    """Adds the wall time of the block to `seconds[key]`, reported in metrics.json."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        seconds[key] = time.perf_counter() - started
+
+
+def run_analyses(
+    analyses: Mapping[str, Any], context: AnalysisContext, seconds: dict[str, float]
+) -> tuple[list[ReportFigure], list[str]]:
+    """Every analysis's figures, and a note for each that does not apply."""
+    figures, notes = [], []
+    for name, analysis in analyses.items():
+        with timed(seconds, f"analysis/{name}"):
+            try:
+                figures += analysis(context)
+            except NotApplicable as reason:
+                notes.append(f"{name}: {reason}")
+    return figures, notes
+
+
+def write_json(path: Path, content: dict[str, Any]) -> None:
+    path.write_text(json.dumps(content, indent=2) + "\n")
+
+
+def log_to_tensorboard(directory: Path, metrics: Mapping[str, Mapping[str, float]], figures: list[ReportFigure]) -> None:
+    from torch.utils.tensorboard import SummaryWriter
+
+    with SummaryWriter(str(directory)) as writer:
+        for suite, values in metrics.items():
+            for name, value in values.items():
+                writer.add_scalar(f"eval/{suite}/{name}", value, 0)
+        for figure in figures:
+            writer.add_image(f"eval/{figure.name}", np.asarray(Image.open(figure.path).convert("RGB")), 0, dataformats="HWC")
+
+
+def metrics_table(summary: Mapping[str, Any]) -> str:
+    """The metrics as a short aligned table, one `suite/metric value` per line."""
+    rows = [(f"{suite}/{name}", value) for suite, values in summary["metrics"].items() for name, value in values.items()]
+    width = max((len(name) for name, _ in rows), default=10) + 2
+    return "\n".join([f"{'metric':<{width}}{'value':>12}"] + [f"{name:<{width}}{value:>12.4f}" for name, value in rows])
+
+
+def evaluate(cfg: DictConfig) -> dict[str, Any]:
+    """Measure `cfg.ckpt` with `cfg.metrics` and draw `cfg.analyses`; write metrics.json, figures and report.html
+    into the run directory and return what metrics.json holds."""
+    check_sample_count("n_samples", cfg.n_samples)
+    if cfg.n_real is not None:
+        check_sample_count("n_real", cfg.n_real)
+    device = resolve_device(cfg.device)
+    gan, record = load_generator(cfg.ckpt, device)
+    dataset = dataset_name(record, cfg.ckpt)
+    data_config = checkpoint_data_config(record, cfg.data)
+    with open_dict(cfg):
+        cfg.data = data_config  # the metric configs' ${data.…} now resolve against the checkpoint's dataset
+    # Build every suite and analysis first: missing Inception weights fail here, before any work.
+    suites: dict[str, MetricSuite] = {
+        name: instantiate(suite) for name, suite in OmegaConf.to_container(cfg.metrics.suites, resolve=True).items()
+    }
+    analyses = {name: instantiate(analysis) for name, analysis in cfg.analyses.items() if analysis is not None}
+    datamodule: GANDataModule = instantiate(data_config)
+    seconds: dict[str, float] = {}
+    with timed(seconds, "loading"):
+        test = fixed_subset(split_set(datamodule, "test", dataset), cfg.n_real, f"{dataset}-test")
+        train = split_set(datamodule, datamodule.train_split, dataset)
+    with timed(seconds, "sampling"):
+        generated = draw_evaluation_set(gan, datamodule, cfg.n_samples, cfg.seed, cfg.batch_size)
+
+    inputs = MetricInputs(generated, test, datamodule, data_config, dataset, device, cfg.seed,
+                          reference=fixed_subset(train, cfg.n_samples, f"{dataset}-{datamodule.train_split}"))
+    results: dict[str, SuiteResult] = {}
+    for name, suite in suites.items():
+        with timed(seconds, f"metrics/{name}"):
+            result = suite(inputs)
+        if result is not None:
+            results[name] = result
+    out = Path(cfg.paths.output_dir)
+    summary: dict[str, Any] = {
+        "checkpoint": str(Path(cfg.ckpt).resolve()),
+        "model": record["choices"].get("model"),
+        "data": dataset,
+        "conditional": gan.conditional,
+        "n_samples": cfg.n_samples,
+        "seed": cfg.seed,
+        "device": str(device),
+        "real_split": test.name,
+        "metrics": {name: result.values for name, result in results.items()},
+        "measured_with": {name: result.details for name, result in results.items()},
+        "seconds": seconds,
+    }
+    write_json(out / "metrics.json", summary)  # before the figures: no number is lost if one fails
+
+    context = AnalysisContext(gan, datamodule, generated, test, train, Path(cfg.ckpt), out, cfg.seed, cfg.batch_size)
+    figures, notes = run_analyses(analyses, context, seconds)
+    summary["analyses"] = {figure.name: figure.numbers for figure in figures if figure.numbers}
+    summary["figures"] = [figure.path.name for figure in figures]
+    summary["not_applicable"] = notes
+    write_json(out / "metrics.json", summary)
+    facts = {key: summary[key] for key in ("checkpoint", "model", "data", "conditional", "n_samples", "seed", "real_split")}
+    write_report(out / "report.html", f"Evaluation of {summary['model']} on {dataset}", facts, summary["metrics"], figures,
+                 notes, summary["measured_with"])
+    if cfg.tensorboard:
+        log_to_tensorboard(out / "tensorboard", summary["metrics"], figures)
+    log.info("Wrote %s, %d figures and %s", out / "metrics.json", len(figures), out / "report.html")
+    return summary

@@ -1,0 +1,130 @@
+"""Drawing samples from a checkpoint's generator, and writing them out as PNG files and one .npz."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+from PIL import Image
+
+from ganforge.checkpoint import HOW_TO_FIND, load_gan
+from ganforge.data import GANDataModule
+from ganforge.errors import CheckpointError, ConfigError, GanforgeError
+from ganforge.metrics import SampleSet
+from ganforge.models.base import GAN
+
+log = logging.getLogger(__name__)
+
+NPZ_NAME = "samples.npz"
+
+
+def resolve_device(name: str) -> torch.device:
+    """`auto` is the GPU when there is one, else the CPU; anything else is a torch device name."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(name)
+    except RuntimeError as err:
+        raise ConfigError(f"device={name!r} is not a device; use auto, cpu or cuda") from err
+
+
+def check_sample_count(key: str, n: int) -> None:
+    if not isinstance(n, int) or n < 1:
+        raise ConfigError(f"{key} must be a positive number of samples, got {n!r}")
+
+
+def load_generator(ckpt: str | None, device: torch.device) -> tuple[GAN, dict[str, Any]]:
+    """The checkpoint's GAN on `device`, in eval mode, and its recorded config."""
+    if not ckpt:
+        raise CheckpointError(f"no checkpoint given: add ckpt=PATH; {HOW_TO_FIND}")
+    gan, record = load_gan(ckpt)
+    return gan.to(device), record
+
+
+def balanced_labels(n: int, num_classes: int) -> torch.Tensor:
+    """`n` labels in class order, as equal a number per class as `n` allows."""
+    return torch.arange(n) * num_classes // n
+
+
+def draw_noise(gan: GAN, n: int, seed: int) -> torch.Tensor:
+    """`n` latent vectors, the same for the same seed on any device."""
+    return gan.sample_noise(n, generator=torch.Generator().manual_seed(seed)).cpu()
+
+
+def render(
+    gan: GAN, to_data_space: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor, labels: torch.Tensor | None,
+    batch_size: int = 500,
+) -> torch.Tensor:
+    """The generator's images of `z` (and `labels`) in data space (uint8 for images), on the CPU, in batches."""
+    chunks = []
+    for start in range(0, len(z), batch_size):
+        chunk_labels = None if labels is None else labels[start : start + batch_size]
+        chunks.append(to_data_space(gan.sample(z[start : start + batch_size], chunk_labels)).cpu())
+    return torch.cat(chunks)
+
+
+def draw_evaluation_set(gan: GAN, datamodule: GANDataModule, n: int, seed: int, batch_size: int = 500) -> SampleSet:
+    """`n` samples to measure (uint8 images, labels for a conditional model, which draws every class equally)."""
+    labels = balanced_labels(n, datamodule.num_classes) if gan.conditional else None
+    return SampleSet(render(gan, datamodule.to_data_space, draw_noise(gan, n, seed), labels, batch_size), labels)
+
+
+def requested_labels(label: Any, n: int, gan: GAN, class_names: Sequence[str]) -> torch.Tensor | None:
+    """The labels to draw: None for an unconditional model; every class equally (`all`) or one class by index or name."""
+    if not gan.conditional:
+        if label not in ("all", None):
+            raise ConfigError(f"label={label}: this model is unconditional and draws no classes; leave label=all")
+        return None
+    if label in ("all", None):
+        return balanced_labels(n, len(class_names))
+    if isinstance(label, str) and label in class_names:
+        index = list(class_names).index(label)
+    elif isinstance(label, int) and not isinstance(label, bool) and 0 <= label < len(class_names):
+        index = label
+    else:
+        raise ConfigError(
+            f"label={label} is not a class of this dataset; use label=all, an index 0–{len(class_names) - 1}, "
+            f"or a name: {', '.join(class_names)}"
+        )
+    return torch.full((n,), index, dtype=torch.long)
+
+
+def folder_name(class_name: str) -> str:
+    """A class name fit for a folder name ("T-shirt/top" → "T-shirt-top")."""
+    return re.sub(r"[^\w\-]+", "-", class_name).strip("-") or "class"
+
+
+def write_samples(out: Path, images: torch.Tensor, labels: torch.Tensor | None, class_names: Sequence[str]) -> Path:
+    """PNG files (one folder per class for labelled samples) and `samples.npz` with `images` (and `labels`)."""
+    out.mkdir(parents=True, exist_ok=True)
+    for index, image in enumerate(images):
+        folder = out if labels is None else out / folder_name(class_names[int(labels[index])])
+        folder.mkdir(exist_ok=True)
+        Image.fromarray(image.permute(1, 2, 0).squeeze(-1).numpy()).save(folder / f"{index:05d}.png")
+    arrays = {"images": (images[:, 0] if images.shape[1] == 1 else images).numpy()}  # N×H×W for grayscale
+    if labels is not None:
+        arrays["labels"] = labels.numpy()
+    np.savez_compressed(out / NPZ_NAME, **arrays)
+    return out / NPZ_NAME
+
+
+def generate(cfg: DictConfig) -> Path:
+    """Draw `cfg.n` samples of `cfg.label` from `cfg.ckpt` and write them to `cfg.out`; return the .npz path."""
+    check_sample_count("n", cfg.n)
+    out = Path(cfg.out)
+    if (out / NPZ_NAME).exists():
+        raise GanforgeError(f"{out / NPZ_NAME} already exists; choose another out=DIR or move the old samples away")
+    gan, record = load_generator(cfg.ckpt, resolve_device(cfg.device))
+    datamodule = instantiate(record["data"])
+    labels = requested_labels(cfg.label, cfg.n, gan, datamodule.class_names)
+    images = render(gan, datamodule.to_data_space, draw_noise(gan, cfg.n, cfg.seed), labels, cfg.batch_size)
+    npz = write_samples(out, images, labels, datamodule.class_names)
+    log.info("Wrote %d samples to %s (PNG files and %s)", cfg.n, out, npz.name)
+    return npz

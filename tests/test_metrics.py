@@ -1,0 +1,197 @@
+"""Metric numbers: torch-fidelity through the domain classifier and through InceptionV3, label accuracy, CAS."""
+
+from __future__ import annotations
+
+import math
+import shutil
+from pathlib import Path
+from urllib.error import URLError
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+from torch import nn
+from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+
+from conftest import ROOT
+from ganforge.metrics import MetricInputs, SampleSet
+from ganforge.metrics.domain import DomainMetrics, classification_accuracy_score, train_classifier
+from ganforge.metrics.fidelity import RGBImages, register_extractor
+from ganforge.metrics.inception import WEIGHTS_NAME, InceptionMetrics, InceptionWeightsError
+from trained_runs import data_overrides, synthetic_data
+
+FIDELITY_KEYS = {"fid", "is_mean", "is_std", "kid_mean", "kid_std", "precision", "recall", "f_score"}
+
+
+@pytest.fixture(scope="module")
+def bars(tmp_path_factory):
+    """The synthetic bars' datamodule and config, and the domain classifier the project trains for them."""
+    GlobalHydra.instance().clear()
+    data_root = synthetic_data(tmp_path_factory.getbasetemp())
+    with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "conf")):
+        cfg = compose("train", overrides=["model=classifier", "data=mnist", *data_overrides(data_root)])
+    GlobalHydra.instance().clear()
+    recipe = OmegaConf.to_container(cfg.model, resolve=True)
+    data_config = OmegaConf.to_container(cfg.data, resolve=True)
+    classifier_dir = tmp_path_factory.mktemp("classifiers")
+    torch.manual_seed(0)
+    train_classifier(recipe, data_config, "mnist", classifier_dir, max_epochs=2)
+    datamodule = instantiate(data_config)
+    return {
+        "recipe": recipe, "data_config": data_config, "datamodule": datamodule, "classifier_dir": classifier_dir,
+        "train": SampleSet(*datamodule.load("train")), "test": SampleSet(*datamodule.load("test"), name="bars-test-200"),
+    }
+
+
+def domain_suite(bars, cache_dir: Path, **options) -> DomainMetrics:
+    return DomainMetrics(bars["recipe"], str(bars["classifier_dir"]), str(cache_dir), **options)
+
+
+def inputs(bars, generated: SampleSet, real: SampleSet | None = None) -> MetricInputs:
+    return MetricInputs(generated, real or bars["test"], bars["datamodule"], bars["data_config"], "mnist", torch.device("cpu"))
+
+
+def with_noise(images: torch.Tensor, sigma: float, seed: int = 0) -> torch.Tensor:
+    noise = torch.randn(images.shape, generator=torch.Generator().manual_seed(seed)) * sigma
+    return (images.float() + noise).round().clamp(0, 255).to(torch.uint8)
+
+
+def test_rgb_images_repeat_grayscale_exactly():
+    images = torch.randint(0, 256, (4, 1, 28, 28), dtype=torch.uint8)
+    item = RGBImages(images)[2]
+    assert item.dtype == torch.uint8 and item.shape == (3, 28, 28)
+    assert all(torch.equal(channel, images[2, 0]) for channel in item)
+    with pytest.raises(ValueError, match="uint8"):
+        RGBImages(images.float())
+
+
+def test_domain_fid_of_a_sample_set_against_itself_is_zero(bars, tmp_path):
+    values = domain_suite(bars, tmp_path, floor=False)(inputs(bars, SampleSet(bars["test"].images))).values
+    assert FIDELITY_KEYS <= set(values)
+    assert values["fid"] == pytest.approx(0.0, abs=1e-6)
+    assert values["precision"] == 1.0 and values["recall"] == 1.0
+    assert 1.0 < values["is_mean"] <= 10.0  # 10 classes bound the domain IS
+
+
+def test_domain_fid_rises_monotonically_with_noise(bars, tmp_path):
+    suite = domain_suite(bars, tmp_path, metrics=["fid"], floor=False, label_accuracy=False, cas_epochs=0)
+    train = bars["train"].images[:500]
+    fids = [suite(inputs(bars, SampleSet(with_noise(train, sigma)))).values["fid"] for sigma in (0, 10, 20, 40, 80)]
+    assert all(a < b for a, b in zip(fids, fids[1:])), fids
+    assert fids[0] > 0  # real training images vs the test split: the floor
+
+
+def test_label_accuracy_of_real_test_images_equals_the_classifier_test_accuracy(bars, tmp_path):
+    test = bars["test"]
+    values = domain_suite(bars, tmp_path, floor=False, cas_epochs=0)(inputs(bars, SampleSet(test.images, test.labels))).values
+    assert values["label_accuracy"] == values["classifier_test_accuracy"]
+    assert values["label_accuracy"] > 0.9
+
+
+def test_cas_is_high_for_real_labels_and_chance_for_shuffled_ones(bars):
+    train, test = bars["train"], bars["test"]
+    to_model_space, recipe = bars["datamodule"].to_model_space, bars["recipe"]
+    shuffled = train.labels[torch.randperm(len(train.labels), generator=torch.Generator().manual_seed(1))]
+    real_cas = classification_accuracy_score(recipe, train, test, to_model_space, max_epochs=2, batch_size=50, seed=0)
+    shuffled_cas = classification_accuracy_score(recipe, SampleSet(train.images, shuffled), test, to_model_space,
+                                                 max_epochs=2, batch_size=50, seed=0)
+    assert real_cas > 0.9
+    assert shuffled_cas < 0.3
+
+
+def test_real_statistics_are_computed_once_and_named_by_dataset_split_and_count(bars, tmp_path):
+    suite = domain_suite(bars, tmp_path, floor=False, label_accuracy=False, cas_epochs=0)
+    generated = SampleSet(with_noise(bars["train"].images[:200], 20))
+    first = suite(inputs(bars, generated)).values
+    cached = sorted(tmp_path.glob("bars-test-200-ganforge-mnist-*"))
+    assert any("stat-fid" in path.name for path in cached) and any("features" in path.name for path in cached)
+    written = {path: path.stat().st_mtime_ns for path in cached}
+    second = suite(inputs(bars, generated)).values
+    assert {path: path.stat().st_mtime_ns for path in cached} == written
+    assert second == first
+
+
+def test_extractor_names_follow_the_weights(tmp_path):
+    files = {name: tmp_path / f"{name}.pt" for name in "abc"}
+    torch.save({"w": torch.ones(3)}, files["a"])
+    shutil.copy(files["a"], files["b"])
+    torch.save({"w": torch.zeros(3)}, files["c"])
+    names = {key: register_extractor("family", FeatureExtractorInceptionV3, path) for key, path in files.items()}
+    assert names["a"] == names["b"] != names["c"]
+    assert names["a"].startswith("family-")
+
+
+class RandomInception(FeatureExtractorInceptionV3):
+    """torch-fidelity's InceptionV3 that keeps its random initialisation instead of loading weights."""
+
+    def load_state_dict(self, state_dict, strict=True, assign=False):
+        return None
+
+
+@pytest.fixture(scope="session")
+def inception_weights(tmp_path_factory) -> Path:
+    """A weights file of torch-fidelity's own InceptionV3 architecture, randomly initialised (no download)."""
+    folder = tmp_path_factory.mktemp("inception")
+    torch.save({}, folder / "nothing.pt")
+    torch.manual_seed(0)
+    model = RandomInception("inception", ["2048"], feature_extractor_weights_path=str(folder / "nothing.pt"))
+    for layer in model.modules():  # variance-preserving, so 90 random layers still tell images apart
+        if isinstance(layer, nn.Conv2d):
+            nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+    torch.save(model.state_dict(), folder / WEIGHTS_NAME)
+    return folder / WEIGHTS_NAME
+
+
+def test_inception_metrics_run_the_real_torch_fidelity_code_offline(bars, inception_weights, tmp_path):
+    suite = InceptionMetrics(str(tmp_path), weights=str(inception_weights), options={"batch_size": 8, "isc_splits": 2})
+    real = SampleSet(bars["test"].images[:8], name="bars-test-8")
+    different = suite(inputs(bars, SampleSet(with_noise(bars["train"].images[:8], 60)), real))
+    assert set(different.values) == FIDELITY_KEYS
+    assert all(math.isfinite(value) for value in different.values.values()), different.values
+    assert different.values["fid"] > 0
+    assert different.details["feature_extractor"].startswith("inception-v3-compat-")
+    assert any(tmp_path.glob("bars-test-8-inception-v3-compat-*-stat-fid-2048.pt"))
+    same = suite(inputs(bars, SampleSet(real.images), real))
+    assert abs(same.values["fid"]) < 1e-3 * different.values["fid"], (same.values, different.values)
+    assert 0 < 1e-3 * different.values["fid"]
+
+
+def test_a_missing_weights_file_is_one_clear_error(tmp_path):
+    with pytest.raises(InceptionWeightsError, match="metrics.inception_weights=.*no such file.*metrics=domain"):
+        InceptionMetrics(str(tmp_path), weights=str(tmp_path / "nowhere.pth"))
+
+
+def test_weights_neither_cached_nor_downloadable_name_the_file_and_the_option(tmp_path, monkeypatch):
+    def offline(url, dst, *args, **kwargs):
+        raise URLError("no network")
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
+    with pytest.raises(InceptionWeightsError) as error:
+        InceptionMetrics(str(tmp_path))
+    message = str(error.value)
+    assert "\n" not in message
+    assert WEIGHTS_NAME in message and str(tmp_path / "torch" / "hub" / "checkpoints") in message
+    assert "metrics.inception_weights=PATH" in message and "metrics=domain" in message
+    assert InceptionMetrics(str(tmp_path), required=False).weights is None  # the default set skips them
+
+
+def test_a_weights_file_of_something_else_is_refused(tmp_path):
+    torch.save({"layer.weight": torch.zeros(2)}, tmp_path / "other.pth")
+    with pytest.raises(InceptionWeightsError, match="not torch-fidelity's InceptionV3"):
+        InceptionMetrics(str(tmp_path), weights=str(tmp_path / "other.pth"))
+
+
+def test_domain_fid_callback_gives_sweeps_a_number(compose_config, tmp_path_factory):
+    from ganforge.training import train
+
+    data_root = synthetic_data(tmp_path_factory.getbasetemp())
+    cfg = compose_config(["model=gan", "data=mnist", *data_overrides(data_root), "callbacks=domain_fid",
+                          "+optimized_metric=val/fid_domain", "trainer.max_epochs=1", "data.batch_size=50",
+                          "callbacks.domain_fid.n_samples=100", "callbacks.domain_fid.every_n_epochs=5"])
+    fid = train(cfg)
+    assert fid is not None and fid > 0  # logged after the last epoch although 1 is no multiple of 5
+    assert any(Path(cfg.paths.data_dir, "fidelity_cache").glob("mnist-test-200-ganforge-mnist-*-stat-fid-features.pt"))

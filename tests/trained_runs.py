@@ -1,0 +1,52 @@
+"""Tiny training runs shared by the evaluation tests: made once per test session, by train.py as a user would."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import make_idx_dataset, run_entry
+
+
+def synthetic_data(base: Path) -> Path:
+    """Synthetic bar digits, large enough for a classifier to learn in an epoch (1000 train, 200 test)."""
+    folder = base / "bars"
+    if not folder.exists():
+        make_idx_dataset(folder, n_train=1000, n_test=200)
+    return folder
+
+
+def data_overrides(data_root: Path) -> list[str]:
+    return [f"data.root={data_root}", "data.search_dirs=[]", "data.download=false"]
+
+
+def path_overrides(base: Path) -> list[str]:
+    """Logs and data caches (classifiers, torch-fidelity statistics) under `base`, never in the project."""
+    return [f"paths.log_dir={base / 'logs'}", f"paths.data_dir={base / 'data'}"]
+
+
+def trained_checkpoint(tmp_path_factory: pytest.TempPathFactory, model: str) -> Path:
+    """The last.ckpt of `python train.py model=<model> data=mnist` on the synthetic bars (one short epoch)."""
+    base = tmp_path_factory.getbasetemp()
+    run = base / f"run-{model}"
+    found = sorted(run.glob("logs/train/runs/*/checkpoints/last.ckpt"))
+    if found:
+        return found[0]
+    result = run_entry(
+        "train.py", f"model={model}", "data=mnist", *data_overrides(synthetic_data(base)), *path_overrides(run),
+        "trainer.max_epochs=1", "data.batch_size=50", "data.preview_size=20",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return sorted(run.glob("logs/train/runs/*/checkpoints/last.ckpt"))[0]
+
+
+# Fixtures of the test modules that need these checkpoints (imported there by name).
+@pytest.fixture(scope="module")
+def cgan_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return trained_checkpoint(tmp_path_factory, "cgan")
+
+
+@pytest.fixture(scope="module")
+def gan_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return trained_checkpoint(tmp_path_factory, "gan")
