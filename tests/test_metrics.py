@@ -190,7 +190,7 @@ def test_domain_fid_callback_gives_sweeps_a_number(compose_config, tmp_path_fact
 
     data_root = synthetic_data(tmp_path_factory.getbasetemp())
     cfg = compose_config(["model=gan", "data=mnist", *data_overrides(data_root), "callbacks=domain_fid",
-                          "+optimized_metric=val/fid_domain", "trainer.max_epochs=1", "data.batch_size=50",
+                          "optimized_metric=val/fid_domain", "trainer.max_epochs=1", "data.batch_size=50",
                           "callbacks.domain_fid.n_samples=100", "callbacks.domain_fid.every_n_epochs=5"])
     fid = train(cfg)
     assert fid is not None and fid > 0  # logged after the last epoch although 1 is no multiple of 5

@@ -6,6 +6,7 @@ import csv
 from pathlib import Path
 
 import pytest
+import yaml
 import torch
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -163,3 +164,16 @@ def test_ddp_on_two_cpu_processes(tmp_path, idx_root):
     (run,) = (tmp_path / "logs" / "train" / "runs").iterdir()  # both processes write into one run
     checkpoint = read_checkpoint(run / "checkpoints" / "last.ckpt")
     assert checkpoint["global_step"] == 8  # 128 images / 2 processes / batch 16 = 4 batches, D + G each
+
+
+def test_optuna_search_ranks_trials_by_domain_fid(tmp_path, idx_root):
+    result = run_entry(
+        "train.py", "hparams_search=gan_optuna", "data=mnist", *tiny_run(idx_root), "hydra.sweeper.n_trials=3",
+        "hydra.sweeper.sampler.n_startup_trials=2", "callbacks.domain_fid.n_samples=64", *cli_logs(tmp_path),
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    (sweep,) = (tmp_path / "logs" / "train" / "multiruns").iterdir()
+    results = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
+    assert set(results["best_params"]) == {"model.optimizer_g.lr", "model.optimizer_d.lr", "model.objective.real_label"}
+    assert results["best_value"] > 0
+    assert sorted(p.name for p in sweep.iterdir() if p.is_dir()) == ["0", "1", "2"]

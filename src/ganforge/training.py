@@ -40,19 +40,24 @@ def adopt_checkpoint_settings(cfg: DictConfig, choices: dict[str, str]) -> None:
     log.info("Resuming %s (model=%s, data=%s)", cfg.ckpt_path, choices["model"], choices["data"])
 
 
-def train(cfg: DictConfig) -> float | None:
-    """Fit the configured GAN; return `cfg.optimized_metric` when a sweep asks for one."""
+def apply_run_settings(cfg: DictConfig) -> None:
+    """Check and apply what the run itself (not a model or dataset) is told: threads, seed."""
     if cfg.trainer.get("gradient_clip_val"):
         raise ConfigError("trainer.gradient_clip_val does not apply to manual optimization; set model.gradient_clip_val")
-    choices = dict(HydraConfig.get().runtime.choices) if HydraConfig.initialized() else {}
-    if cfg.ckpt_path:
-        adopt_checkpoint_settings(cfg, choices)
-    L.seed_everything(cfg.seed, workers=True, verbose=False)
     threads = cfg.get("torch_threads")
     if threads is not None:
         if threads < 1:
             raise ConfigError(f"torch_threads must be a positive number of CPU threads or null, got {threads}")
         torch.set_num_threads(threads)
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+
+
+def train(cfg: DictConfig) -> float | None:
+    """Fit the configured module; return `cfg.optimized_metric` when a sweep asks for one."""
+    choices = dict(HydraConfig.get().runtime.choices) if HydraConfig.initialized() else {}
+    if cfg.ckpt_path:
+        adopt_checkpoint_settings(cfg, choices)
+    apply_run_settings(cfg)
 
     datamodule: L.LightningDataModule = instantiate(cfg.data)
     datamodule.setup("fit")  # a missing dataset fails here, before the trainer writes anything
