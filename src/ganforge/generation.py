@@ -16,6 +16,7 @@ from PIL import Image
 
 from ganforge.checkpoint import HOW_TO_FIND, load_gan
 from ganforge.data import GANDataModule
+from ganforge.data.base import balanced_labels
 from ganforge.errors import CheckpointError, ConfigError, GanforgeError
 from ganforge.metrics import SampleSet
 from ganforge.models.base import GAN
@@ -46,11 +47,6 @@ def load_generator(ckpt: str | None, device: torch.device) -> tuple[GAN, dict[st
         raise CheckpointError(f"no checkpoint given: add ckpt=PATH; {HOW_TO_FIND}")
     gan, record = load_gan(ckpt)
     return gan.to(device), record
-
-
-def balanced_labels(n: int, num_classes: int) -> torch.Tensor:
-    """`n` labels in class order, as equal a number per class as `n` allows."""
-    return torch.arange(n) * num_classes // n
 
 
 def draw_noise(gan: GAN, n: int, seed: int) -> torch.Tensor:

@@ -33,7 +33,7 @@ class SamplePreview(L.Callback):
             return
         datamodule = trainer.datamodule
         self.labels = datamodule.preview_labels()
-        self.noise = torch.randn(len(self.labels), pl_module.latent_dim, generator=torch.Generator().manual_seed(self.seed))
+        self.noise = pl_module.sample_noise(len(self.labels), generator=torch.Generator().manual_seed(self.seed)).cpu()
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.noise is None:

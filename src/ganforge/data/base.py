@@ -17,6 +17,11 @@ if TYPE_CHECKING:
     from ganforge.models.base import GAN
 
 
+def balanced_labels(n: int, num_classes: int) -> torch.Tensor:
+    """`n` labels in class order, as equal a number per class as `n` allows."""
+    return torch.arange(n) * num_classes // n
+
+
 class GANDataModule(L.LightningDataModule, ABC):
     """Batches of `(samples, labels)`: stored compactly, made model-ready on the device.
 
@@ -75,8 +80,7 @@ class GANDataModule(L.LightningDataModule, ABC):
 
     def preview_labels(self) -> torch.Tensor:
         """Labels of the fixed preview batch: for a labelled dataset one equal block per class."""
-        classes = max(self.num_classes, 1)
-        return torch.arange(self.preview_size) * classes // self.preview_size
+        return balanced_labels(self.preview_size, max(self.num_classes, 1))
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:

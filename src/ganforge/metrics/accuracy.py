@@ -7,6 +7,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from ganforge.nets.common import evaluating
+
 ToModelSpace = Callable[[torch.Tensor], torch.Tensor]
 
 
@@ -14,14 +16,8 @@ ToModelSpace = Callable[[torch.Tensor], torch.Tensor]
 def predict_labels(net: nn.Module, images: torch.Tensor, to_model_space: ToModelSpace, batch_size: int = 500) -> torch.Tensor:
     """The class `net` assigns to each uint8 image (run in eval mode on the net's device)."""
     device = next(net.parameters()).device
-    was_training = net.training
-    net.eval()
-    try:
-        return torch.cat([
-            net(to_model_space(batch.to(device))).argmax(1).cpu() for batch in images.split(batch_size)
-        ])
-    finally:
-        net.train(was_training)
+    with evaluating(net):
+        return torch.cat([net(to_model_space(batch.to(device))).argmax(1).cpu() for batch in images.split(batch_size)])
 
 
 def label_accuracy(net: nn.Module, images: torch.Tensor, labels: torch.Tensor, to_model_space: ToModelSpace) -> float:

@@ -10,7 +10,7 @@ from torch import nn
 
 from ganforge.errors import ConfigError
 from ganforge.losses import Objective
-from ganforge.nets.common import Critique, init_normal_
+from ganforge.nets.common import Critique, evaluating, init_normal_
 
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
 LossTerms = dict[str, torch.Tensor]
@@ -84,22 +84,14 @@ class GAN(L.LightningModule):
     @torch.no_grad()
     def sample(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Samples (model space) from the generator in eval mode, i.e. with batch-norm running statistics."""
-        was_training = self.generator.training
-        self.generator.eval()
-        try:
-            return self.generator(z.to(self.device), None if labels is None else labels.to(self.device))
-        finally:
-            self.generator.train(was_training)
+        with evaluating(self.generator) as generator:
+            return generator(z.to(self.device), None if labels is None else labels.to(self.device))
 
     @torch.no_grad()
     def score(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """The discriminator's verdict on samples (model space), in eval mode: D(x) as logged."""
-        was_training = self.discriminator.training
-        self.discriminator.eval()
-        try:
-            return self.objective.score(self.discriminator(x.to(self.device), labels).logits)
-        finally:
-            self.discriminator.train(was_training)
+        with evaluating(self.discriminator) as discriminator:
+            return self.objective.score(discriminator(x.to(self.device), labels).logits)
 
     # ----------------------------------------------------------------------------------------------
     # The algorithm

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import NamedTuple
 
 import torch
@@ -78,3 +79,14 @@ def init_normal_(module: nn.Module, std: float = 0.02) -> None:
         elif isinstance(layer, nn.modules.batchnorm._BatchNorm):
             nn.init.normal_(layer.weight, 1.0, std)
             nn.init.zeros_(layer.bias)
+
+
+@contextmanager
+def evaluating(module: nn.Module) -> Iterator[nn.Module]:
+    """`module` in eval mode (dropout off, batch-norm running statistics) for the block, then as it was."""
+    was_training = module.training
+    module.eval()
+    try:
+        yield module
+    finally:
+        module.train(was_training)

@@ -26,9 +26,9 @@ from ganforge.data import GANDataModule
 from ganforge.generation import draw_noise, render
 from ganforge.metrics.base import SampleSet
 from ganforge.models.base import GAN
-from ganforge.nets.common import Critique
-from ganforge.viz.images import image_grid, save_png
+from ganforge.nets.common import Critique, evaluating
 from ganforge.viz.figures import confusion_figure, curves_figure, labelled_grid, save_figure, scatter_figure
+from ganforge.viz.images import image_grid, save_png
 
 
 class NotApplicable(Exception):
@@ -82,17 +82,12 @@ class AnalysisContext:
     @torch.no_grad()
     def critique(self, images: torch.Tensor, labels: torch.Tensor | None) -> Critique:
         """The discriminator's outputs (eval mode) on uint8 images, in batches."""
-        discriminator, device = self.gan.discriminator, self.gan.device
-        was_training = discriminator.training
-        discriminator.eval()
-        try:
-            parts = []
+        device, parts = self.gan.device, []
+        with evaluating(self.gan.discriminator) as discriminator:
             for start in range(0, len(images), self.batch_size):
                 batch = self.datamodule.to_model_space(images[start : start + self.batch_size].to(device))
                 batch_labels = None if labels is None else labels[start : start + self.batch_size].to(device)
                 parts.append(Critique(*(None if t is None else t.cpu() for t in discriminator(batch, batch_labels))))
-        finally:
-            discriminator.train(was_training)
         return Critique(*(None if values[0] is None else torch.cat(values) for values in zip(*parts)))
 
     def figure_path(self, name: str) -> Path:
@@ -172,7 +167,7 @@ class Interpolation:
         images = context.render(z, None if labels is None else labels.repeat_interleave(self.steps))
         figure = labelled_grid(images, self.steps, context.row_names(labels, self.pairs), step_names(self.steps))
         path = save_figure(figure, context.figure_path("interpolation"))
-        caption = f"Each row walks from one random z to another along the great circle (slerp), t = 0 … 1."
+        caption = "Each row walks from one random z to another along the great circle (slerp), t = 0 … 1."
         return [ReportFigure("interpolation", "Latent interpolation", caption, path)]
 
 
