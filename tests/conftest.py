@@ -49,6 +49,16 @@ def make_idx_dataset(folder: Path, n_train: int = 256, n_test: int = 64, compres
     return folder
 
 
+def data_overrides(data_root: Path) -> list[str]:
+    """Command-line overrides that point an IDX dataset config at `data_root` and nowhere else."""
+    return [f"data.root={data_root}", "data.search_dirs=[]", "data.download=false"]
+
+
+def path_overrides(base: Path) -> list[str]:
+    """Logs and data caches (classifiers, torch-fidelity statistics) under `base`, never in the project."""
+    return [f"paths.log_dir={base / 'logs'}", f"paths.data_dir={base / 'data'}"]
+
+
 @pytest.fixture(scope="session")
 def idx_root(tmp_path_factory) -> Path:
     """A folder of synthetic gzip-compressed IDX files in MNIST's layout."""

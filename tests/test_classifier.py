@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from conftest import run_entry
+from conftest import data_overrides, path_overrides, run_entry
 from ganforge.callbacks.export_classifier import classifier_file
 from ganforge.checkpoint import load_gan, load_module
 from ganforge.data import IDXDataModule
@@ -13,7 +13,7 @@ from ganforge.errors import CheckpointError
 from ganforge.metrics.accuracy import label_accuracy
 from ganforge.models.classifier import Classifier
 from ganforge.nets.classifier import ConvClassifier
-from trained_runs import data_overrides, path_overrides, synthetic_data
+from trained_runs import synthetic_data
 
 
 @pytest.mark.parametrize("image_shape", [(1, 28, 28), (3, 32, 32)])

@@ -12,7 +12,7 @@ import torch
 from hydra.utils import instantiate
 from torch import nn
 
-from conftest import run_entry
+from conftest import path_overrides, run_entry
 from ganforge.checkpoint import load_gan
 from ganforge.cli import user_error
 from ganforge.evaluation import evaluate
@@ -26,7 +26,7 @@ from ganforge.viz.analyses import (
     ReportFigure, blended_label_embeddings,
 )
 from ganforge.viz.report import write_report
-from trained_runs import cgan_ckpt, gan_ckpt, path_overrides  # noqa: F401 (fixtures)
+from trained_runs import cgan_ckpt, gan_ckpt  # noqa: F401 (fixtures)
 
 # Small analyses, so an end-to-end evaluation stays quick.
 SMALL_ANALYSES = ["analyses.tsne.per_set=60", "analyses.arithmetic.samples=200", "analyses.neighbours.measured=60"]

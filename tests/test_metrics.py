@@ -16,12 +16,12 @@ from omegaconf import OmegaConf
 from torch import nn
 from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
-from conftest import ROOT
+from conftest import ROOT, data_overrides
 from ganforge.metrics import MetricInputs, SampleSet
 from ganforge.metrics.domain import DomainMetrics, classification_accuracy_score, train_classifier
 from ganforge.metrics.fidelity import RGBImages, register_extractor
 from ganforge.metrics.inception import WEIGHTS_NAME, InceptionMetrics, InceptionWeightsError
-from trained_runs import data_overrides, synthetic_data
+from trained_runs import synthetic_data
 
 FIDELITY_KEYS = {"fid", "is_mean", "is_std", "kid_mean", "kid_std", "precision", "recall", "f_score"}
 

@@ -8,7 +8,6 @@ import lightning as L
 import pytest
 import torch
 
-from conftest import make_idx_dataset
 from ganforge.data import IDXDataModule
 from ganforge.errors import ConfigError
 from ganforge.losses import NonSaturating

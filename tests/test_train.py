@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from conftest import FASHION_DEBIAN, ROOT, run_entry
+from conftest import FASHION_DEBIAN, ROOT, data_overrides, path_overrides, run_entry
 from ganforge.checkpoint import load_gan, read_checkpoint
 from ganforge.training import train
 
@@ -20,7 +20,7 @@ IMAGE_MODELS = [m for m in MODELS if m != "toy"]
 
 
 def synthetic(idx_root: Path, *extra: str) -> list[str]:
-    return [f"data.root={idx_root}", "data.search_dirs=[]", "data.download=false", *extra]
+    return [*data_overrides(idx_root), *extra]
 
 
 def tiny_run(idx_root: Path, *extra: str) -> list[str]:
@@ -111,10 +111,6 @@ def test_a_few_hundred_steps_on_real_fashion_mnist(compose_config, tmp_path):
 # The command line, as a user types it
 
 
-def cli_logs(tmp_path: Path) -> list[str]:
-    return [f"paths.log_dir={tmp_path}/logs", f"paths.data_dir={tmp_path}/data"]
-
-
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -129,7 +125,7 @@ def cli_logs(tmp_path: Path) -> list[str]:
     ],
 )
 def test_bad_input_is_one_error_line(tmp_path, args, message):
-    result = run_entry("train.py", *args, *cli_logs(tmp_path))
+    result = run_entry("train.py", *args, *path_overrides(tmp_path))
     assert result.returncode == 2
     errors = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(errors) == 1 and errors[0].startswith("error: ") and message in errors[0], result.stderr
@@ -139,13 +135,13 @@ def test_bad_input_is_one_error_line(tmp_path, args, message):
 def test_corrupt_checkpoint_is_one_error_line_and_keeps_the_file(tmp_path):
     broken = tmp_path / "last.ckpt"
     broken.write_bytes(b"not a checkpoint")
-    result = run_entry("train.py", f"ckpt_path={broken}", *cli_logs(tmp_path))
+    result = run_entry("train.py", f"ckpt_path={broken}", *path_overrides(tmp_path))
     assert result.returncode == 2 and result.stderr.startswith("error: cannot read checkpoint")
     assert broken.read_bytes() == b"not a checkpoint"
 
 
 def test_multirun_sweep_gives_each_run_its_folder(tmp_path, idx_root):
-    result = run_entry("train.py", "-m", "model=gan,cgan", *tiny_run(idx_root), *cli_logs(tmp_path))
+    result = run_entry("train.py", "-m", "model=gan,cgan", *tiny_run(idx_root), *path_overrides(tmp_path))
     assert result.returncode == 0, result.stderr[-2000:]
     (sweep,) = (tmp_path / "logs" / "train" / "multiruns").iterdir()
     for job in ("0", "1"):
@@ -158,7 +154,7 @@ def test_multirun_sweep_gives_each_run_its_folder(tmp_path, idx_root):
 def test_ddp_on_two_cpu_processes(tmp_path, idx_root):
     result = run_entry(
         "train.py", "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "model=cdcgan",
-        *tiny_run(idx_root, "data.subset=128"), *cli_logs(tmp_path),
+        *tiny_run(idx_root, "data.subset=128"), *path_overrides(tmp_path),
     )
     assert result.returncode == 0, result.stderr[-2000:]
     (run,) = (tmp_path / "logs" / "train" / "runs").iterdir()  # both processes write into one run
@@ -169,7 +165,7 @@ def test_ddp_on_two_cpu_processes(tmp_path, idx_root):
 def test_optuna_search_ranks_trials_by_domain_fid(tmp_path, idx_root):
     result = run_entry(
         "train.py", "hparams_search=gan_optuna", "data=mnist", *tiny_run(idx_root), "hydra.sweeper.n_trials=3",
-        "hydra.sweeper.sampler.n_startup_trials=2", "callbacks.domain_fid.n_samples=64", *cli_logs(tmp_path),
+        "hydra.sweeper.sampler.n_startup_trials=2", "callbacks.domain_fid.n_samples=64", *path_overrides(tmp_path),
     )
     assert result.returncode == 0, result.stderr[-2000:]
     (sweep,) = (tmp_path / "logs" / "train" / "multiruns").iterdir()

@@ -11,6 +11,7 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
+from conftest import data_overrides
 from ganforge.cli import user_error
 from ganforge.data import Sine2D
 from ganforge.errors import ConfigError
@@ -33,8 +34,7 @@ SLIM["acgan_conditional"] = SLIM["acgan"]
 
 
 def synthetic_images(idx_root, model: str, *extra: str) -> list[str]:
-    return [f"model={model}", "data=mnist", f"data.root={idx_root}", "data.search_dirs=[]", "data.download=false",
-            "data.batch_size=16", *SLIM[model], *extra]
+    return [f"model={model}", "data=mnist", *data_overrides(idx_root), "data.batch_size=16", *SLIM[model], *extra]
 
 
 def build(compose_config, overrides: list[str]) -> tuple[GAN, L.LightningDataModule]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_idx_dataset, run_entry
+from conftest import data_overrides, make_idx_dataset, path_overrides, run_entry
 
 
 def synthetic_data(base: Path) -> Path:
@@ -15,15 +15,6 @@ def synthetic_data(base: Path) -> Path:
     if not folder.exists():
         make_idx_dataset(folder, n_train=1000, n_test=200)
     return folder
-
-
-def data_overrides(data_root: Path) -> list[str]:
-    return [f"data.root={data_root}", "data.search_dirs=[]", "data.download=false"]
-
-
-def path_overrides(base: Path) -> list[str]:
-    """Logs and data caches (classifiers, torch-fidelity statistics) under `base`, never in the project."""
-    return [f"paths.log_dir={base / 'logs'}", f"paths.data_dir={base / 'data'}"]
 
 
 def trained_checkpoint(tmp_path_factory: pytest.TempPathFactory, model: str) -> Path:
