@@ -12,6 +12,8 @@ import torch.nn.functional as F
 from ganforge.errors import ConfigError
 from ganforge.nets.common import Critique
 
+__all__ = ["Hinge", "NonSaturating", "Objective", "Wasserstein", "class_entropy", "feature_matching", "gradient_penalty"]
+
 
 class Objective(ABC):
     """The adversarial game: what D minimises, what G minimises, and how to read D's output."""

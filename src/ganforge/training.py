@@ -71,7 +71,7 @@ def train(cfg: DictConfig) -> float | None:
     for logger in loggers:
         logger.log_hyperparams(flatten(resolved))
 
-    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path, weights_only=True)
 
     metric = cfg.get("optimized_metric")
     if metric and metric in trainer.callback_metrics:

@@ -42,6 +42,10 @@ class ImageDataModule(GANDataModule, ABC):
             )
 
 
+# The torchvision datasets shipped as MNIST-style IDX files (a checkpoint may name only these).
+IDX_DATASETS = ("MNIST", "FashionMNIST", "KMNIST")
+
+
 class IDXDataModule(ImageDataModule):
     """MNIST-style datasets (MNIST, Fashion-MNIST) read from their four IDX files.
 
@@ -60,6 +64,8 @@ class IDXDataModule(ImageDataModule):
         **loader_options,
     ) -> None:
         super().__init__(sample_shape=sample_shape, **loader_options)
+        if torchvision_name not in IDX_DATASETS:
+            raise ConfigError(f"data.torchvision_name must be one of {', '.join(IDX_DATASETS)}, got {torchvision_name!r}")
         self.dataset_class = getattr(torchvision.datasets, torchvision_name)
         self.class_names = tuple(class_names)
         self.num_classes = len(self.class_names)
