@@ -34,7 +34,7 @@ RECORD_SECTIONS = ("model", "data", "choices")
 # How torch's weights-only unpickler names a global it refused to load (e.g. posix.system).
 PICKLED_CALL = re.compile(r"unsupported GLOBAL (\S+)")
 # Packages whose exported classes (their `__all__`) may be built from a checkpoint's config.
-TRUSTED_PACKAGES = ("ganforge.nets", "ganforge.losses", "ganforge.models", "ganforge.data")
+TRUSTED_PACKAGES = ("ganforge.nets", "ganforge.losses", "ganforge.augment", "ganforge.models", "ganforge.data")
 
 
 def dotted_names(cls: type, *aliases: str) -> set[str]:

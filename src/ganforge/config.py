@@ -9,11 +9,15 @@ from omegaconf import OmegaConf
 
 from ganforge.data.images import class_folders
 from ganforge.errors import ConfigError
+from ganforge.resume import run_directory
 
 
 def best_precision() -> str:
-    """bf16 mixed precision where the GPU supports it, otherwise full fp32 (the CPU gains nothing from bf16)."""
-    return "bf16-mixed" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "32-true"
+    """bf16 mixed precision where the device computes in bf16 natively (recent GPUs; CPUs with AVX-512 BF16 or
+    AMX), otherwise full fp32: emulated bf16 on an older CPU is slower than fp32."""
+    if torch.cuda.is_available():
+        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "32-true"
+    return "bf16-mixed" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "32-true"
 
 
 def labelled_classes(class_names: Sequence[str]) -> int:
@@ -28,3 +32,4 @@ def register_resolvers() -> None:
     OmegaConf.register_new_resolver("ganforge.cuda", torch.cuda.is_available, replace=True)
     OmegaConf.register_new_resolver("ganforge.num_classes", labelled_classes, replace=True)
     OmegaConf.register_new_resolver("ganforge.class_folders", class_folders, replace=True)
+    OmegaConf.register_new_resolver("ganforge.run_dir", run_directory, replace=True)

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import logging
+import signal
+from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from ganforge.callbacks import RecordConfig
 from ganforge.checkpoint import read_checkpoint, recorded_config
 from ganforge.errors import ConfigError
+from ganforge.resume import LAST_CHECKPOINT, mark_run
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +56,20 @@ def apply_run_settings(cfg: DictConfig) -> None:
     L.seed_everything(cfg.seed, workers=True, verbose=False)
 
 
+def continue_own_run(cfg: DictConfig) -> None:
+    """With `resume=auto`, a run directory that already holds a last checkpoint is continued from it."""
+    resume = cfg.get("resume")
+    if resume not in (None, "auto"):
+        raise ConfigError(f"resume must be auto or null, got {resume!r} (to continue a given checkpoint: ckpt_path=PATH)")
+    last = Path(cfg.paths.output_dir) / LAST_CHECKPOINT
+    if resume == "auto" and not cfg.ckpt_path and last.is_file():
+        cfg.ckpt_path = str(last)
+
+
 def train(cfg: DictConfig) -> float | None:
     """Fit the configured module; return `cfg.optimized_metric` when a sweep asks for one."""
     choices = dict(HydraConfig.get().runtime.choices) if HydraConfig.initialized() else {}
+    continue_own_run(cfg)
     if cfg.ckpt_path:
         adopt_checkpoint_settings(cfg, choices)
     apply_run_settings(cfg)
@@ -68,10 +83,15 @@ def train(cfg: DictConfig) -> float | None:
     callbacks.append(RecordConfig(resolved["model"], resolved["data"], choices))
     loggers = [instantiate(c) for c in cfg.get("logger", {}).values()]
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
+    mark_run(Path(cfg.paths.output_dir), cfg)
     for logger in loggers:
         logger.log_hyperparams(flatten(resolved))
 
-    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path, weights_only=True)
+    try:
+        trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path, weights_only=True)
+    except SIGTERMException as stop:
+        # Lightning exits with status 0 on SIGTERM; a cluster must not record the run as finished.
+        raise SystemExit(128 + signal.SIGTERM) from stop
 
     metric = cfg.get("optimized_metric")
     if metric and metric in trainer.callback_metrics:

@@ -1,9 +1,9 @@
-"""LightningModules: one base owning the D/G alternation, and the variants that change its losses."""
+"""LightningModules: the GAN every variant is (configured by its nets, objective and regularisers),
+its options (EMA of the generator, learning-rate schedules), and the domain classifier."""
 
-from ganforge.models.acgan import ACGAN
 from ganforge.models.base import GAN
 from ganforge.models.classifier import Classifier
-from ganforge.models.wgan import WGAN
-from ganforge.models.wgan_gp import WGANGP
+from ganforge.models.ema import ExponentialMovingAverage
+from ganforge.models.schedules import LinearDecay
 
-__all__ = ["ACGAN", "GAN", "WGAN", "WGANGP", "Classifier"]
+__all__ = ["GAN", "Classifier", "ExponentialMovingAverage", "LinearDecay"]

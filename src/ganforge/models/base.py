@@ -1,30 +1,40 @@
-"""The LightningModule every GAN variant is: alternating discriminator and generator steps."""
+"""The LightningModule every GAN variant is: alternating discriminator and generator steps.
+
+A variant is this module configured: its nets, its adversarial objective and the regularisers it switches
+on (gradient penalty, R1, weight clipping, auxiliary classification, feature matching, …), plus the options
+any GAN may use: an EMA of the generator, differentiable augmentation, a learning-rate schedule.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import random
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
+from typing import Any
 
 import lightning as L
+import numpy as np
 import torch
 from torch import nn
 
 from ganforge.errors import ConfigError
-from ganforge.losses import Objective
+from ganforge.losses import Objective, Regulariser, Round
+from ganforge.models.ema import ExponentialMovingAverage
+from ganforge.models.schedules import LinearDecay
 from ganforge.nets.common import Critique, evaluating, init_normal_
 
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
 LossTerms = dict[str, torch.Tensor]
+LOOP_STATE_KEY = "ganforge_loop"
 
 
 class GAN(L.LightningModule):
     """A generator and a discriminator trained in turns, with manual optimization.
 
-    Every batch trains the discriminator once, on that fresh real batch; every `n_critic`-th batch the
-    generator then takes one step. With `n_critic=5` the critic sees five different real batches per
-    generator step, as in Algorithm 1 of the WGAN paper.
-
-    Variants override `discriminator_loss` / `generator_loss` (named terms, summed and logged) and
-    `after_discriminator_step`; the adversarial objective, nets and optimizers come from the config.
+    Every batch: G draws a batch of fakes; D takes one step on the real batch against them; after every
+    `n_critic`-th D step (the first included), G then takes one step on those same fakes, D judging them
+    anew. With `n_critic=5` the critic sees five real batches per generator step, as in Algorithm 1 of the
+    WGAN paper. The step counters are saved in checkpoints, so the rhythm survives epoch ends and resumes.
     """
 
     def __init__(
@@ -35,8 +45,13 @@ class GAN(L.LightningModule):
         optimizer_g: OptimizerFactory,
         optimizer_d: OptimizerFactory,
         n_critic: int = 1,
+        regularisers: Mapping[str, Regulariser | None] | None = None,
+        augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        ema: ExponentialMovingAverage | None = None,
+        lr_schedule: LinearDecay | None = None,
         init_std: float | None = 0.02,
         gradient_clip_val: float | None = None,
+        channels_last: bool = False,
     ) -> None:
         super().__init__()
         if n_critic < 1:
@@ -45,12 +60,20 @@ class GAN(L.LightningModule):
             raise ConfigError(f"model.gradient_clip_val must be positive or null, got {gradient_clip_val}")
         self.automatic_optimization = False
         self.generator, self.discriminator, self.objective = generator, discriminator, objective
-        self.optimizer_g, self.optimizer_d = optimizer_g, optimizer_d
-        self.n_critic, self.gradient_clip_val = n_critic, gradient_clip_val
+        self.optimizer_g, self.optimizer_d, self.lr_schedule = optimizer_g, optimizer_d, lr_schedule
+        self.n_critic, self.gradient_clip_val, self.channels_last = n_critic, gradient_clip_val, channels_last
+        self.regularisers = {name: term for name, term in (regularisers or {}).items() if term is not None}
+        self.augment = augment
+        check_penalised_critic(self.regularisers, discriminator)
         if init_std:
             init_normal_(self.generator, init_std)
             init_normal_(self.discriminator, init_std)
+        self.ema = ema
+        if ema is not None:
+            ema.attach(generator)
         self._check_optimizers()
+        self.discriminator_steps = self.generator_steps = 0
+        self._epoch_sums: dict[str, torch.Tensor] = {}
 
     def _check_optimizers(self) -> None:
         # Build both optimizers once now, so an impossible setting fails before any run directory fills up.
@@ -70,8 +93,26 @@ class GAN(L.LightningModule):
     def latent_dim(self) -> int:
         return self.generator.latent_dim
 
-    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
-        return [self.optimizer_d(self.discriminator.parameters()), self.optimizer_g(self.generator.parameters())]
+    @property
+    def sampling_generator(self) -> nn.Module:
+        """The generator samples are drawn from: the EMA of the weights when the model keeps one."""
+        return self.generator if self.ema is None else self.ema.average
+
+    @property
+    def sampling_weights(self) -> str:
+        """Which weights `sample` uses: "ema" or "live" (recorded with every evaluation)."""
+        return "live" if self.ema is None else "ema"
+
+    def configure_optimizers(self) -> Any:
+        optimizers = [self.optimizer_d(self.discriminator.parameters()), self.optimizer_g(self.generator.parameters())]
+        if self.lr_schedule is None:
+            return optimizers
+        batches = self.trainer.estimated_stepping_batches
+        return optimizers, [self.lr_schedule(optimizer, batches) for optimizer in optimizers]
+
+    def on_fit_start(self) -> None:
+        if self.channels_last:
+            self.to(memory_format=torch.channels_last)
 
     def sample_noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """z ~ N(0, I) on the module's device; drawn on `generator`'s device when one is given (reproducible)."""
@@ -79,82 +120,187 @@ class GAN(L.LightningModule):
         return torch.randn(n, self.latent_dim, generator=generator, device=device).to(self.device)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        return self.generator(z, labels)
+        return self.sampling_generator(z, labels)
 
     @torch.no_grad()
     def sample(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        """Samples (model space) from the generator in eval mode, i.e. with batch-norm running statistics."""
-        with evaluating(self.generator) as generator:
+        """Samples (model space) from the sampling generator in eval mode, i.e. with batch-norm running statistics."""
+        with evaluating(self.sampling_generator) as generator:
             return generator(z.to(self.device), None if labels is None else labels.to(self.device))
 
     @torch.no_grad()
     def score(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """The discriminator's verdict on samples (model space), in eval mode: D(x) as logged."""
         with evaluating(self.discriminator) as discriminator:
+            labels = None if labels is None else labels.to(self.device)
             return self.objective.score(discriminator(x.to(self.device), labels).logits)
+
+    def critic(self, samples: torch.Tensor, labels: torch.Tensor | None) -> Critique:
+        """D as it is trained: on augmented samples when the model augments."""
+        return self.discriminator(samples if self.augment is None else self.augment(samples), labels)
 
     # ----------------------------------------------------------------------------------------------
     # The algorithm
 
-    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        real_images, labels = batch
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> dict[str, torch.Tensor]:
+        real, labels = batch
+        if self.channels_last and real.ndim == 4:
+            real = real.contiguous(memory_format=torch.channels_last)
         opt_d, opt_g = self.optimizers()
-        real = self.discriminator_step(opt_d, real_images, labels)
-        if (batch_idx + 1) % self.n_critic == 0:
-            self.generator_step(opt_g, labels, real)
+        # G steps after D steps 1, n+1, 2n+1, …: even a one-batch run trains both, and the ratio holds across epochs.
+        generator_turn = self.discriminator_steps % self.n_critic == 0
+        with torch.set_grad_enabled(generator_turn):  # G's step reuses these fakes
+            fake = self.generator(self.sample_noise(len(real)), labels)
+        game, losses = self.discriminator_step(opt_d, real, fake.detach(), labels)
+        if generator_turn:
+            losses |= self.generator_step(opt_g, fake, game)
+        for scheduler in self.schedulers():
+            scheduler.step()
+        self.log_step(losses, game)
+        return losses
 
-    def discriminator_step(self, optimizer, real_images: torch.Tensor, labels: torch.Tensor) -> Critique:
-        with torch.no_grad():
-            fake_images = self.generator(self.sample_noise(len(real_images)), labels)
-        real = self.discriminator(real_images, labels)
-        fake = self.discriminator(fake_images, labels)
-        self._optimize(optimizer, self.discriminator_loss(real_images, fake_images, labels, real, fake), "d")
-        self.after_discriminator_step()
-        self.log_dict(self.discriminator_metrics(real, fake, labels), on_step=True, on_epoch=True, sync_dist=True)
-        return Critique(*(None if t is None else t.detach() for t in real))
+    def discriminator_step(self, optimizer, real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor) -> tuple[Round, LossTerms]:
+        """One update of D on a real and a (detached) fake batch; returns the round, D's verdicts detached."""
+        self.discriminator_steps += 1
+        game = Round(real, fake, labels, self.critic(real, labels), self.critic(fake, labels), self.critic)
+        terms = {"adv": self.objective.discriminator_loss(game.real_verdict.logits, game.fake_verdict.logits)}
+        terms |= self.regulariser_terms("discriminator_term", game, self.discriminator_steps)
+        losses = self.optimize(optimizer, terms, "d")
+        for regulariser in self.regularisers.values():
+            regulariser.after_discriminator_step(self.discriminator)
+        detached = [Critique(*(None if t is None else t.detach() for t in verdict))
+                    for verdict in (game.real_verdict, game.fake_verdict)]
+        return replace(game, real_verdict=detached[0], fake_verdict=detached[1]), losses
 
-    def generator_step(self, optimizer, labels: torch.Tensor, real: Critique) -> None:
+    def generator_step(self, optimizer, fake: torch.Tensor, game: Round) -> LossTerms:
+        """One update of G through D's verdict on `fake` (which carries G's graph)."""
+        self.generator_steps += 1
         with self.toggled_optimizer(optimizer):  # no gradients for D's weights while G learns
-            fake = self.discriminator(self.generator(self.sample_noise(len(labels)), labels), labels)
-            self._optimize(optimizer, self.generator_loss(fake, labels, real), "g")
+            game = replace(game, fake=fake, fake_verdict=self.critic(fake, game.labels))
+            terms = {"adv": self.objective.generator_loss(game.fake_verdict.logits)}
+            terms |= self.regulariser_terms("generator_term", game, self.generator_steps)
+            losses = self.optimize(optimizer, terms, "g")
+        if self.ema is not None:
+            self.ema.update(self.generator, self.generator_steps)
+        return losses
 
-    # ----------------------------------------------------------------------------------------------
-    # What variants change
+    def regulariser_terms(self, player: str, game: Round, step: int) -> LossTerms:
+        """Each regulariser's weighted term for `player` ("discriminator_term"/"generator_term") due at `step`."""
+        terms = {}
+        for name, regulariser in self.regularisers.items():
+            if regulariser.weight and step % regulariser.every == 0:
+                term = getattr(regulariser, player)(game)
+                if term is not None:
+                    terms[name] = regulariser.weight * regulariser.every * term
+        return terms
 
-    def discriminator_loss(
-        self, real_images: torch.Tensor, fake_images: torch.Tensor, labels: torch.Tensor, real: Critique, fake: Critique
-    ) -> LossTerms:
-        """Named loss terms of a discriminator step (summed for the update, each logged)."""
-        return {"adv": self.objective.discriminator_loss(real.logits, fake.logits)}
-
-    def generator_loss(self, fake: Critique, labels: torch.Tensor, real: Critique) -> LossTerms:
-        """Named loss terms of a generator step; `real` is D's detached verdict on the last real batch."""
-        return {"adv": self.objective.generator_loss(fake.logits)}
-
-    def after_discriminator_step(self) -> None:
-        """Runs after every discriminator update (e.g. weight clipping)."""
-
-    @torch.no_grad()
-    def discriminator_metrics(self, real: Critique, fake: Critique, labels: torch.Tensor) -> dict[str, torch.Tensor]:
-        """What is logged about D's verdicts on the batch it just trained on."""
-        return {
-            "train/d_x": self.objective.score(real.logits).mean(),
-            "train/d_g_z": self.objective.score(fake.logits).mean(),
-            "train/acc_real": (real.logits > 0).float().mean(),
-            "train/acc_fake": (fake.logits < 0).float().mean(),
-        }
-
-    # ----------------------------------------------------------------------------------------------
-
-    def _optimize(self, optimizer, terms: LossTerms, net: str) -> None:
+    def optimize(self, optimizer, terms: LossTerms, net: str) -> LossTerms:
+        """Step `optimizer` on the sum of `terms`; return the loss and, where there are several, each term."""
         loss = sum(terms.values())
         optimizer.zero_grad(set_to_none=True)
         self.manual_backward(loss)
         if self.gradient_clip_val is not None:
             self.clip_gradients(optimizer, gradient_clip_val=self.gradient_clip_val, gradient_clip_algorithm="norm")
         optimizer.step()
-        self.log(f"train/loss_{net}", loss, on_step=True, on_epoch=True, prog_bar=True, sync_dist=True)
-        details = {f"train/lr_{net}": optimizer.param_groups[0]["lr"]}
+        named = {f"loss_{net}": loss.detach()}
         if len(terms) > 1:
-            details |= {f"train/loss_{net}_{name}": value for name, value in terms.items()}
-        self.log_dict(details, on_step=True, on_epoch=True, sync_dist=True)
+            named |= {f"loss_{net}_{name}": value.detach() for name, value in terms.items()}
+        return named
+
+    # ----------------------------------------------------------------------------------------------
+    # Logging: sums on the device every step, values written every `log_every_n_steps` batches and
+    # as epoch means, so the hot path never waits for the device.
+
+    @torch.no_grad()
+    def discriminator_metrics(self, game: Round) -> dict[str, torch.Tensor]:
+        """What is logged about D's verdicts on the batch it just trained on."""
+        real, fake = game.real_verdict, game.fake_verdict
+        metrics = {
+            "d_x": self.objective.score(real.logits).mean(),
+            "d_g_z": self.objective.score(fake.logits).mean(),
+            "acc_real": (real.logits > 0).float().mean(),
+            "acc_fake": (fake.logits < 0).float().mean(),
+        }
+        if real.class_logits is not None:
+            metrics["acc_class_real"] = (real.class_logits.argmax(1) == game.labels).float().mean()
+        return metrics
+
+    def schedulers(self) -> list:
+        schedulers = self.lr_schedulers()
+        return [] if schedulers is None else schedulers if isinstance(schedulers, list) else [schedulers]
+
+    def log_step(self, losses: LossTerms, game: Round) -> None:
+        values = losses | self.discriminator_metrics(game)
+        for name, value in values.items():
+            self._epoch_sums[name] = self._epoch_sums.get(name, 0) + value.detach().float()
+        self._epoch_sums["batches"] = self._epoch_sums.get("batches", 0) + 1
+        if self.discriminator_steps % self.trainer.log_every_n_steps:
+            return
+        opt_d, opt_g = self.optimizers()
+        values |= {"lr_d": opt_d.param_groups[0]["lr"], "lr_g": opt_g.param_groups[0]["lr"]}
+        scalars = {f"train/{name}": float(value) for name, value in values.items()}
+        for logger in self.loggers:
+            logger.log_metrics(scalars, step=self.discriminator_steps)
+        bar = {name: scalars[f"train/{name}"] for name in ("loss_d", "loss_g") if f"train/{name}" in scalars}
+        self.log_dict(bar, prog_bar=True, logger=False)
+
+    def on_train_epoch_end(self) -> None:
+        batches = self._epoch_sums.pop("batches", 0)
+        if batches:
+            means = {f"train/{name}_epoch": total / batches for name, total in self._epoch_sums.items()}
+            opt_d, opt_g = self.optimizers()
+            means |= {"train/lr_d_epoch": opt_d.param_groups[0]["lr"], "train/lr_g_epoch": opt_g.param_groups[0]["lr"]}
+            self.log_dict(means, sync_dist=True)
+        self._epoch_sums = {}
+
+    # ----------------------------------------------------------------------------------------------
+    # Exact resume: the step counters and every random number generator travel with the checkpoint.
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint[LOOP_STATE_KEY] = {
+            "discriminator_steps": self.discriminator_steps,
+            "generator_steps": self.generator_steps,
+            "rng": random_states(),
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        state = checkpoint.get(LOOP_STATE_KEY)
+        if state is None:
+            return
+        self.discriminator_steps, self.generator_steps = state["discriminator_steps"], state["generator_steps"]
+        restore_random_states(state["rng"])
+
+
+def check_penalised_critic(regularisers: Mapping[str, Regulariser], discriminator: nn.Module) -> None:
+    """A ConfigError when a per-sample gradient penalty would see a critic that mixes samples (BN) or drops units."""
+    mixing = sorted({type(m).__name__ for m in discriminator.modules()
+                     if isinstance(m, nn.modules.batchnorm._BatchNorm)
+                     or isinstance(m, nn.modules.dropout._DropoutNd) and m.p > 0})
+    penalties = [name for name, term in regularisers.items() if term.needs_per_sample_gradients and term.weight]
+    if mixing and penalties:
+        raise ConfigError(
+            f"model.regularisers.{penalties[0]} penalises D's gradient sample by sample, but the discriminator has "
+            f"{' and '.join(mixing)}; set model.discriminator.batch_norm=false and model.discriminator.dropout=0 "
+            f"(or use layer norm), or switch the penalty off"
+        )
+
+
+def random_states() -> dict[str, Any]:
+    """Every random number generator training draws from, as tensors and plain values."""
+    numpy_state = np.random.get_state()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "numpy": [numpy_state[0], torch.from_numpy(numpy_state[1].astype(np.int64)), *numpy_state[2:]],
+        "python": random.getstate(),
+    }
+
+
+def restore_random_states(states: dict[str, Any]) -> None:
+    torch.set_rng_state(states["torch"])
+    if states["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+    name, keys, *rest = states["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), *rest))
+    version, internal, gauss = states["python"]
+    random.setstate((version, tuple(internal), gauss))

@@ -1,18 +1,14 @@
-"""Adversarial objectives and regularisers, as small pure pieces the configs choose between."""
+"""Adversarial objectives: what D and G minimise in the game, and how to read D's output."""
 
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 
 from ganforge.errors import ConfigError
-from ganforge.nets.common import Critique
-
-__all__ = ["Hinge", "NonSaturating", "Objective", "Wasserstein", "class_entropy", "feature_matching", "gradient_penalty"]
 
 
 class Objective(ABC):
@@ -84,40 +80,3 @@ class Hinge(Objective):
 
     def generator_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
         return -fake_logits.mean()
-
-
-def gradient_penalty(
-    critic: Callable[..., Critique], real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor | None = None
-) -> torch.Tensor:
-    """E[(‖∇_x̂ D(x̂)‖₂ − 1)²] on random interpolates x̂ = αx + (1 − α)x̃, one α ~ U(0, 1) per sample (Gulrajani et al.).
-
-    Computed in fp32 with autocast off: the second-order gradients of the penalty under- and overflow in half
-    precision. The graph is kept, so the penalty trains the critic.
-    """
-    real, fake = real.detach().float(), fake.detach().float()
-    alpha = torch.rand(len(real), *[1] * (real.ndim - 1), device=real.device)
-    interpolates = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
-    with torch.autocast(device_type=real.device.type, enabled=False):
-        scores = critic(interpolates, labels).logits.float()
-        (gradients,) = torch.autograd.grad(scores.sum(), interpolates, create_graph=True)
-    return (gradients.flatten(1).norm(2, dim=1) - 1).pow(2).mean()
-
-
-def feature_matching(real_features: torch.Tensor, fake_features: torch.Tensor) -> torch.Tensor:
-    """Squared distance between the mean D features of a real and a fake batch (Salimans et al., 2016)."""
-    return F.mse_loss(fake_features.mean(0), real_features.mean(0).detach())
-
-
-def class_entropy(class_logits: torch.Tensor) -> torch.Tensor:
-    """Mean per-sample entropy of D's p(y|x) minus the entropy of the batch's marginal p(y), in nats.
-
-    Minimised by samples that each look clearly like one class (low conditional entropy) while the batch
-    covers all K classes evenly (high marginal entropy), the two halves of the Inception score. It is minus
-    the mutual information between sample and predicted class: 0 when every sample gets the same
-    prediction, −log K when confident predictions spread evenly over the classes.
-    """
-    log_p = F.log_softmax(class_logits.float(), dim=1)
-    conditional = -(log_p.exp() * log_p).sum(1).mean()
-    log_marginal = torch.logsumexp(log_p, dim=0) - math.log(len(log_p))
-    marginal = -(log_marginal.exp() * log_marginal).sum()
-    return conditional - marginal

@@ -1,0 +1,73 @@
+"""Layers of the modern nets: conditional batch norm, the projection head, spectral normalisation."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+from ganforge.errors import ConfigError
+
+
+class ConditionalBatchNorm2d(nn.Module):
+    """Batch norm whose scale and shift are learned per class (de Vries et al., 2017; Miyato & Koyama, 2018).
+
+    Without classes it is plain batch norm with one learned scale and shift.
+    """
+
+    def __init__(self, channels: int, num_classes: int = 0) -> None:
+        super().__init__()
+        self.norm = nn.BatchNorm2d(channels, affine=not num_classes)
+        self.scale = self.shift = None
+        if num_classes:
+            self.scale = nn.Embedding(num_classes, channels)
+            self.shift = nn.Embedding(num_classes, channels)
+            nn.init.ones_(self.scale.weight)
+            nn.init.zeros_(self.shift.weight)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        x = self.norm(x)
+        if self.scale is None:
+            return x
+        return x * self.scale(labels)[:, :, None, None] + self.shift(labels)[:, :, None, None]
+
+
+class ProjectionHead(nn.Module):
+    """D's verdict on features h: ψ(h) + ⟨embed(y), h⟩ (the projection discriminator, Miyato & Koyama, 2018).
+
+    The inner product asks "does h look like class y?" directly; without classes only ψ(h) remains.
+    """
+
+    def __init__(self, features: int, num_classes: int = 0) -> None:
+        super().__init__()
+        self.linear = nn.Linear(features, 1)
+        self.embedding = nn.Embedding(num_classes, features) if num_classes else None
+
+    def forward(self, features: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        logits = self.linear(features).squeeze(1)
+        if self.embedding is not None:
+            logits = logits + (self.embedding(labels) * features).sum(1)
+        return logits
+
+
+def spectrally_normalised(module: nn.Module) -> nn.Module:
+    """`module` with every linear, convolution and embedding weight divided by its largest singular value
+    (Miyato et al., 2018), estimated by one power iteration per training forward pass."""
+    for layer in list(module.modules()):
+        if isinstance(layer, (nn.Linear, nn.Conv2d, nn.Embedding)):
+            spectral_norm(layer)
+    return module
+
+
+def stages_for(side: int, smallest: int = 4) -> tuple[int, int]:
+    """(number of doublings, first grid side) to reach an image side from a grid of 4 to 7 pixels.
+
+    28 → (2, 7), 32 → (3, 4), 64 → (4, 4), 128 → (5, 4): the depth of a conv net follows its image size.
+    """
+    doublings = 0
+    while side % 2 ** (doublings + 1) == 0 and side // 2 ** (doublings + 1) >= smallest:
+        doublings += 1
+    if doublings == 0:
+        raise ConfigError(f"image side {side} cannot be reached by doubling a grid of at least {smallest} pixels; "
+                          f"use 28, 32, 64 or 128")
+    return doublings, side // 2**doublings
