@@ -20,6 +20,7 @@ from ganforge.data.base import balanced_labels
 from ganforge.errors import CheckpointError, ConfigError, GanforgeError
 from ganforge.metrics import SampleSet
 from ganforge.models.base import GAN
+from ganforge.nets.inference import in_batches
 
 log = logging.getLogger(__name__)
 
@@ -59,17 +60,21 @@ def render(
     batch_size: int = 500,
 ) -> torch.Tensor:
     """The generator's images of `z` (and `labels`) in data space (uint8 for images), on the CPU, in batches."""
-    chunks = []
-    for start in range(0, len(z), batch_size):
-        chunk_labels = None if labels is None else labels[start : start + batch_size]
-        chunks.append(to_data_space(gan.sample(z[start : start + batch_size], chunk_labels)).cpu())
-    return torch.cat(chunks)
+    return in_batches(gan.generator, lambda z, y: to_data_space(gan.sample(z, y)), [z, labels], batch_size)
 
 
-def draw_evaluation_set(gan: GAN, datamodule: GANDataModule, n: int, seed: int, batch_size: int = 500) -> SampleSet:
-    """`n` samples to measure (uint8 images, labels for a conditional model, which draws every class equally)."""
-    labels = balanced_labels(n, datamodule.num_classes) if gan.conditional else None
-    return SampleSet(render(gan, datamodule.to_data_space, draw_noise(gan, n, seed), labels, batch_size), labels)
+def draw_evaluation_set(
+    gan: GAN, datamodule: GANDataModule, n: int, seed: int, batch_size: int = 500, part: tuple[int, int] = (0, 1)
+) -> SampleSet:
+    """`n` samples to measure (uint8 images, labels for a conditional model, which draws every class equally).
+
+    `part=(rank, parts)` draws only every `parts`-th of them from the `rank`-th on: the parts of all ranks of a
+    distributed run make up exactly the set one process draws.
+    """
+    rank, parts = part
+    labels = balanced_labels(n, datamodule.num_classes)[rank::parts] if gan.conditional else None
+    z = draw_noise(gan, n, seed)[rank::parts]
+    return SampleSet(render(gan, datamodule.to_data_space, z, labels, batch_size), labels)
 
 
 def requested_labels(label: Any, n: int, gan: GAN, class_names: Sequence[str]) -> torch.Tensor | None:
