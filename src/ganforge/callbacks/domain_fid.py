@@ -11,7 +11,7 @@ from torchmetrics.image.fid import FrechetInceptionDistance
 
 from ganforge.callbacks.preview import is_last_epoch
 from ganforge.domain_classifier import DomainClassifier, domain_classifier
-from ganforge.generation import draw_evaluation_set
+from ganforge.sampling import draw_evaluation_set
 from ganforge.metrics.domain import DomainFeatures, domain_fid_metric
 
 

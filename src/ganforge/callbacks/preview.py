@@ -19,7 +19,7 @@ import torch
 from ganforge.data import GANDataModule
 from ganforge.data.base import balanced_labels
 from ganforge.errors import ConfigError
-from ganforge.generation import draw_noise, render
+from ganforge.sampling import draw_noise, render
 from ganforge.models.base import GAN
 from ganforge.viz.images import image_grid, save_gif, save_png
 from ganforge.viz.plots import histogram_with_critic, scatter_with_critic

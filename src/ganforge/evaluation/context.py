@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from ganforge.data import GANDataModule
-from ganforge.generation import draw_noise, render
+from ganforge.sampling import draw_noise, render
 from ganforge.metrics import SampleSet
 from ganforge.models.base import GAN
 from ganforge.nets.common import Critique
