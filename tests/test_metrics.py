@@ -3,6 +3,7 @@ and the in-training val/fid_domain (torchmetrics) against torch-fidelity."""
 
 from __future__ import annotations
 
+import csv
 import math
 import shutil
 from pathlib import Path
@@ -17,7 +18,7 @@ from omegaconf import OmegaConf
 from torch import nn
 from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
-from conftest import ROOT, data_overrides
+from conftest import ROOT, data_overrides, path_overrides, run_entry
 from ganforge.checkpoint import load_gan
 from ganforge.domain_classifier import domain_classifier, train_domain_classifier, train_on_samples
 from ganforge.evaluation.domain import DomainMetrics
@@ -225,6 +226,18 @@ def test_a_weights_file_of_something_else_is_refused(tmp_path):
         InceptionMetrics(str(tmp_path), weights=str(tmp_path / "other.pth"))
 
 
+def torch_fidelity_fid_of_the_callback_samples(checkpoint: Path, classifier_dir: Path, recipe: dict, cache_dir: Path,
+                                               n_samples: int) -> float:
+    """torch-fidelity's FID of the samples DomainFID draws from `checkpoint` (same seed, count and classifier)."""
+    gan, record = load_gan(checkpoint)
+    datamodule = instantiate(record["data"])
+    generated = draw_evaluation_set(gan, datamodule, n_samples, seed=0)
+    suite = DomainMetrics(recipe, str(classifier_dir), str(cache_dir), metrics=["fid"], floor=False,
+                          label_accuracy=False, cas_epochs=0)
+    test = SampleSet(*datamodule.load("test"), name="mnist-test-200")
+    return suite(MetricInputs(generated, test, datamodule, record["data"], "mnist", torch.device("cpu"))).values["fid"]
+
+
 def test_domain_fid_callback_agrees_with_torch_fidelity(compose_config, tmp_path_factory, tmp_path):
     from ganforge.training import train
 
@@ -233,18 +246,29 @@ def test_domain_fid_callback_agrees_with_torch_fidelity(compose_config, tmp_path
                           "optimized_metric=val/fid_domain", "trainer.max_epochs=1", "data.batch_size=50",
                           "callbacks.domain_fid.n_samples=200", "callbacks.domain_fid.every_n_epochs=5"])
     fid = train(cfg)  # logged after the last epoch although 1 is no multiple of 5
-    assert fid is not None
-    # torch-fidelity's FID of the same samples (same weights, seed and count) in the same classifier's features
-    gan, record = load_gan(tmp_path / "checkpoints" / "last.ckpt")
-    datamodule = instantiate(record["data"])
-    generated = draw_evaluation_set(gan, datamodule, 200, seed=0)
     recipe = OmegaConf.to_container(cfg.callbacks.domain_fid.classifier, resolve=True)
-    suite = DomainMetrics(recipe, str(tmp_path / "data" / "classifiers"),
-                          str(tmp_path / "cache"), metrics=["fid"], floor=False, label_accuracy=False, cas_epochs=0)
-    test = SampleSet(*datamodule.load("test"), name="mnist-test-200")
-    expected = suite(MetricInputs(generated, test, datamodule, record["data"], "mnist", torch.device("cpu"))).values["fid"]
+    expected = torch_fidelity_fid_of_the_callback_samples(tmp_path / "checkpoints" / "last.ckpt",
+                                                          tmp_path / "data" / "classifiers", recipe, tmp_path / "cache", 200)
     # Both turn the same float32 features into float64 means and (n−1)-normalised covariances; they differ only in
     # the matrix square root (eigenvalues of Σ1·Σ2 vs scipy's sqrtm, on covariances of rank < 200 here) and in
     # torchmetrics returning float32 (relative step 6e-8). Measured: 2e-8; 1e-5 allows for the square roots only.
     assert fid == pytest.approx(expected, rel=1e-5)
     assert expected > 1.0  # a one-epoch GAN is far from the data: the agreement is about a real distance
+
+
+def test_domain_fid_under_ddp_is_the_number_of_one_process(tmp_path, tmp_path_factory, compose_config):
+    data_root = synthetic_data(tmp_path_factory.getbasetemp())
+    result = run_entry("train.py", "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "model=gan", "data=mnist",
+                       *data_overrides(data_root), "callbacks=domain_fid", "callbacks.domain_fid.n_samples=200",
+                       "trainer.max_epochs=1", "data.batch_size=50", "logger=csv", *path_overrides(tmp_path))
+    assert result.returncode == 0, result.stderr[-3000:]
+    (run,) = (tmp_path / "logs" / "train" / "runs").iterdir()
+    with open(run / "csv" / "metrics.csv") as f:
+        logged = [float(row["val/fid_domain"]) for row in csv.DictReader(f) if row["val/fid_domain"]]
+    # Each rank measured half the samples and half the test split (the classifier trained on first use by rank 0);
+    # the statistics summed across ranks are those of the whole sets.
+    recipe = OmegaConf.to_container(compose_config(["callbacks=domain_fid", "data=mnist"]).callbacks.domain_fid.classifier,
+                                    resolve=True)
+    expected = torch_fidelity_fid_of_the_callback_samples(run / "checkpoints" / "last.ckpt", tmp_path / "data" / "classifiers",
+                                                          recipe, tmp_path / "cache", 200)
+    assert logged == [pytest.approx(expected, rel=1e-5)]
