@@ -256,6 +256,23 @@ def test_domain_fid_callback_agrees_with_torch_fidelity(compose_config, tmp_path
     assert expected > 1.0  # a one-epoch GAN is far from the data: the agreement is about a real distance
 
 
+def test_a_classifier_trained_on_first_use_leaves_the_run_as_it_would_be(compose_config, tmp_path_factory, tmp_path):
+    from ganforge.training import train
+
+    data_root = synthetic_data(tmp_path_factory.getbasetemp())
+    logged = []
+    for run in ("trains-the-classifier", "finds-it"):
+        cfg = compose_config(["model=gan", "data=mnist", *data_overrides(data_root), "callbacks=domain_fid", "logger=csv",
+                              "trainer.log_every_n_steps=1", "trainer.max_epochs=1", "data.batch_size=50",
+                              "callbacks.domain_fid.n_samples=100"])
+        cfg.paths.output_dir = str(tmp_path / run)
+        train(cfg)
+        with open(tmp_path / run / "csv" / "metrics.csv") as f:
+            logged.append([(row["train/loss_d_step"], row["train/loss_g_step"], row["val/fid_domain"]) for row in csv.DictReader(f)])
+    assert (tmp_path / "data" / "classifiers" / "mnist.pt").is_file()
+    assert logged[0] == logged[1] and any(fid for _, _, fid in logged[0])
+
+
 def test_domain_fid_under_ddp_is_the_number_of_one_process(tmp_path, tmp_path_factory, compose_config):
     data_root = synthetic_data(tmp_path_factory.getbasetemp())
     result = run_entry("train.py", "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "model=gan", "data=mnist",

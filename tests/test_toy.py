@@ -146,6 +146,15 @@ def test_samples_of_a_kind_without_a_drawer_are_one_clear_error(compose_config, 
         user_error(raised.value))
 
 
+@pytest.mark.parametrize(("override", "key"), [("drawers.image.size=0", "drawers.image.size"),
+                                             ("every_n_epochs=0", "every_n_epochs")])
+def test_impossible_preview_settings_are_config_errors(compose_config, override, key):
+    cfg = compose_config([f"callbacks.sample_preview.{override}"])
+    with pytest.raises(Exception) as raised:
+        instantiate(cfg.callbacks.sample_preview)
+    assert f"callbacks.sample_preview.{key} must be a positive integer, got 0" in str(user_error(raised.value))
+
+
 def test_toy_data_configs_are_plain_and_their_experiments_set_the_run(compose_config):
     plain = compose_config(["data=sine2d", "model=toy"])
     assert plain.trainer.max_epochs == 20 and plain.torch_threads is None  # the data config sets data only

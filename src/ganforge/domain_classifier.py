@@ -55,13 +55,18 @@ def train_domain_classifier(
     recipe: dict[str, Any], data_config: dict[str, Any], dataset: str, classifier_dir: str | Path, max_epochs: int
 ) -> Path:
     """Train the domain classifier of `dataset` on its whole training split and save it as
-    `python train.py experiment=classifier` does."""
+    `python train.py experiment=classifier` does.
+
+    The random state is the caller's again afterwards: a GAN run that trains the classifier on first use
+    continues exactly as one that found it.
+    """
     data_config = {**data_config, "subset": None}
     log.info("Training the domain classifier of %s for %d epoch(s); it is kept for later runs", dataset, max_epochs)
     callbacks = [RecordConfig(recipe, data_config, {"data": dataset, "model": "classifier"}),
                  ExportClassifier(classifier_dir, dataset)]
-    trainer = quiet_trainer(max_epochs, callbacks=callbacks)
-    fit_quietly(trainer, instantiate(recipe), datamodule=instantiate(data_config))
+    with torch.random.fork_rng():
+        trainer = quiet_trainer(max_epochs, callbacks=callbacks)
+        fit_quietly(trainer, instantiate(recipe), datamodule=instantiate(data_config))
     return classifier_file(classifier_dir, dataset)
 
 

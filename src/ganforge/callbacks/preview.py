@@ -129,8 +129,10 @@ class SamplePreview(L.Callback):
         self, dirpath: str | Path, drawers: Mapping[str, PreviewDrawer], seed: int = 0, every_n_epochs: int = 1,
         gif: bool = True,
     ) -> None:
-        if every_n_epochs < 1:
-            raise ConfigError(f"callbacks.sample_preview.every_n_epochs must be a positive integer, got {every_n_epochs}")
+        sizes = {f"drawers.{kind}.size": drawer.size for kind, drawer in drawers.items()}
+        for key, value in {"every_n_epochs": every_n_epochs, **sizes}.items():
+            if value < 1:
+                raise ConfigError(f"callbacks.sample_preview.{key} must be a positive integer, got {value}")
         self.dirpath, self.drawers, self.seed, self.every_n_epochs, self.gif = Path(dirpath), drawers, seed, every_n_epochs, gif
         self.drawer: PreviewDrawer | None = None
         self.noise: torch.Tensor | None = None
