@@ -26,7 +26,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import open_dict
 
-from ganforge.callbacks.export_classifier import classifier_file
+from ganforge.domain_classifier import classifier_file
 from ganforge.checkpoint import load_module
 from ganforge.config import register_resolvers
 from ganforge.evaluation import evaluate

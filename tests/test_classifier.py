@@ -1,51 +1,47 @@
-"""The domain classifier: its net, and training it with train.py model=classifier."""
+"""The domain classifier: its net, and training it with train.py experiment=classifier."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
-from conftest import data_overrides, path_overrides, run_entry
-from ganforge.callbacks.export_classifier import classifier_file
+from conftest import data_overrides, make_idx_dataset, path_overrides, run_entry, write_idx
 from ganforge.checkpoint import load_gan, load_module
-from ganforge.data import IDXDataModule
+from ganforge.domain_classifier import classifier_file
 from ganforge.errors import CheckpointError
-from ganforge.metrics.accuracy import label_accuracy
 from ganforge.models.classifier import Classifier
 from ganforge.nets.classifier import ConvClassifier
-from trained_runs import synthetic_data
 
 
-@pytest.mark.parametrize("image_shape", [(1, 28, 28), (3, 32, 32)])
-def test_conv_classifier_gives_features_and_logits(image_shape):
-    net = ConvClassifier(image_shape, num_classes=7, feature_dim=40).eval()
+@pytest.mark.parametrize(("image_shape", "channels"), [((1, 28, 28), (16, 32)), ((3, 32, 32), (8, 16, 32)), ((1, 27, 25), (4, 8))])
+def test_conv_classifier_sizes_follow_the_image_shape_and_the_config(image_shape, channels):
+    net = ConvClassifier(image_shape, num_classes=7, channels=channels, feature_dim=40).eval()
     images = torch.randn(5, *image_shape)
-    features = net.embed(images)
-    assert features.shape == (5, 40) and (features >= 0).all()  # ReLU features
-    assert torch.allclose(net(images), net.head(features))
+    assert net.embed(images).shape == (5, 40)  # stride-2 convs: odd sides round up, the flattened size fits
     assert net(images).shape == (5, 7)
 
 
 @pytest.fixture(scope="module")
 def exported_classifier(tmp_path_factory):
-    """`python train.py model=classifier` on the synthetic bars: the run and the classifier file it exports."""
+    """`python train.py experiment=classifier` on synthetic bars whose second half of test labels names the next
+    class: a classifier that reads the bars scores 0.5 on that test split."""
     base = tmp_path_factory.mktemp("classifier-run")
-    data_root = synthetic_data(tmp_path_factory.getbasetemp())
-    result = run_entry("train.py", "model=classifier", "data=mnist", *data_overrides(data_root), *path_overrides(base),
-                       "trainer.max_epochs=2")
+    data_root = make_idx_dataset(base / "bars", n_train=1000, n_test=200)
+    labels = np.arange(200) % 10
+    labels[100:] = (labels[100:] + 1) % 10
+    write_idx(data_root / "t10k-labels-idx1-ubyte", labels, compress=True)
+    result = run_entry("train.py", "experiment=classifier", "data=mnist", *data_overrides(data_root),
+                       *path_overrides(base), "trainer.max_epochs=2")
     assert result.returncode == 0, result.stderr[-3000:]
     return base, data_root
 
 
 def test_train_py_exports_the_classifier_with_its_test_accuracy(exported_classifier):
     base, data_root = exported_classifier
-    path = classifier_file(base / "data" / "classifiers", "mnist")
-    classifier, record = load_module(path, Classifier)
-    datamodule = IDXDataModule("MNIST", [str(k) for k in range(10)], root=str(data_root), download=False)
-    images, labels = datamodule.load("test")
-    measured = label_accuracy(classifier.net, images, labels, datamodule.to_model_space)
-    assert classifier.test_accuracy.item() == pytest.approx(measured, abs=1e-9)
-    assert measured > 0.9  # the bars are easy: a working classifier is nearly perfect after two epochs
+    classifier, record = load_module(classifier_file(base / "data" / "classifiers", "mnist"), Classifier)
+    # Right on the correctly labelled half, wrong on the other: 0.5, less what it misreads of the bars (a few %).
+    assert classifier.test_accuracy.item() == pytest.approx(0.5, abs=0.05)
     assert record["choices"]["data"] == "mnist" and record["data"]["root"] == str(data_root)
 
 

@@ -11,6 +11,7 @@ import torch
 
 from conftest import FASHION_DEBIAN, SHARED_MNIST, make_idx_dataset, write_idx
 from ganforge.data import IDXDataModule, ImageFolderDataModule
+from ganforge.data.base import balanced_labels
 from ganforge.data.images import class_folders
 from ganforge.data.idx import read_idx
 from ganforge.errors import ConfigError, DataError
@@ -120,8 +121,9 @@ def test_wrong_image_shape_is_reported(tmp_path):
         datamodule(make_idx_dataset(tmp_path), sample_shape=[1, 32, 32]).load("test")
 
 
-def test_preview_labels_give_one_row_per_class(tmp_path):
-    assert datamodule(tmp_path, preview_size=100).preview_labels().view(10, 10).tolist() == [[c] * 10 for c in range(10)]
+def test_balanced_labels_give_one_row_per_class():  # e.g. the preview batch of a conditional model
+    assert balanced_labels(100, 10).view(10, 10).tolist() == [[c] * 10 for c in range(10)]
+    assert balanced_labels(7, 3).tolist() == [0, 0, 0, 1, 1, 2, 2]
 
 
 @pytest.mark.skipif(not SHARED_MNIST.is_dir(), reason="../shared/datasets/mnist-t10k is not next to this clone")

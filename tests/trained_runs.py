@@ -26,7 +26,7 @@ def trained_checkpoint(tmp_path_factory: pytest.TempPathFactory, model: str) -> 
         return found[0]
     result = run_entry(
         "train.py", f"model={model}", "data=mnist", *data_overrides(synthetic_data(base)), *path_overrides(run),
-        "trainer.max_epochs=1", "data.batch_size=50", "data.preview_size=20",
+        "trainer.max_epochs=1", "data.batch_size=50", "callbacks.sample_preview.drawers.image.size=20",
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return sorted(run.glob("logs/train/runs/*/checkpoints/last.ckpt"))[0]

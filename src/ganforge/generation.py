@@ -1,10 +1,10 @@
-"""Drawing samples from a checkpoint's generator, and writing them out as PNG files and one .npz."""
+"""generate.py: samples of a checkpoint's generator written out as PNG files and one .npz."""
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +15,10 @@ from omegaconf import DictConfig
 from PIL import Image
 
 from ganforge.checkpoint import HOW_TO_FIND, load_gan
-from ganforge.data import GANDataModule
 from ganforge.data.base import balanced_labels
 from ganforge.errors import CheckpointError, ConfigError, GanforgeError
-from ganforge.metrics import SampleSet
 from ganforge.models.base import GAN
+from ganforge.sampling import draw_noise, render
 
 log = logging.getLogger(__name__)
 
@@ -47,29 +46,6 @@ def load_generator(ckpt: str | None, device: torch.device) -> tuple[GAN, dict[st
         raise CheckpointError(f"no checkpoint given: add ckpt=PATH; {HOW_TO_FIND}")
     gan, record = load_gan(ckpt)
     return gan.to(device), record
-
-
-def draw_noise(gan: GAN, n: int, seed: int) -> torch.Tensor:
-    """`n` latent vectors, the same for the same seed on any device."""
-    return gan.sample_noise(n, generator=torch.Generator().manual_seed(seed)).cpu()
-
-
-def render(
-    gan: GAN, to_data_space: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor, labels: torch.Tensor | None,
-    batch_size: int = 500,
-) -> torch.Tensor:
-    """The generator's images of `z` (and `labels`) in data space (uint8 for images), on the CPU, in batches."""
-    chunks = []
-    for start in range(0, len(z), batch_size):
-        chunk_labels = None if labels is None else labels[start : start + batch_size]
-        chunks.append(to_data_space(gan.sample(z[start : start + batch_size], chunk_labels)).cpu())
-    return torch.cat(chunks)
-
-
-def draw_evaluation_set(gan: GAN, datamodule: GANDataModule, n: int, seed: int, batch_size: int = 500) -> SampleSet:
-    """`n` samples to measure (uint8 images, labels for a conditional model, which draws every class equally)."""
-    labels = balanced_labels(n, datamodule.num_classes) if gan.conditional else None
-    return SampleSet(render(gan, datamodule.to_data_space, draw_noise(gan, n, seed), labels, batch_size), labels)
 
 
 def requested_labels(label: Any, n: int, gan: GAN, class_names: Sequence[str]) -> torch.Tensor | None:

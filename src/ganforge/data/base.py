@@ -4,17 +4,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import lightning as L
-import numpy as np
 import torch
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, TensorDataset
 
 from ganforge.errors import ConfigError
-
-if TYPE_CHECKING:
-    from ganforge.models.base import GAN
 
 
 def balanced_labels(n: int, num_classes: int) -> torch.Tensor:
@@ -25,8 +20,7 @@ def balanced_labels(n: int, num_classes: int) -> torch.Tensor:
 class GANDataModule(L.LightningDataModule, ABC):
     """Batches of `(samples, labels)`: stored compactly, made model-ready on the device.
 
-    Subclasses say how a split is loaded and how samples map to and from the model's space;
-    the preview hooks let one callback show any kind of data (image grids, histograms, scatters).
+    Subclasses say how a split is loaded and how samples map to and from the model's space.
     """
 
     num_classes: int = 0
@@ -40,14 +34,10 @@ class GANDataModule(L.LightningDataModule, ABC):
         pin_memory: bool = False,
         subset: int | None = None,
         train_split: str = "train",
-        preview_size: int = 100,
-        preview_every_n_epochs: int = 1,
     ) -> None:
         super().__init__()
-        for name, value in (("batch_size", batch_size), ("preview_size", preview_size),
-                            ("preview_every_n_epochs", preview_every_n_epochs)):
-            if value < 1:
-                raise ConfigError(f"data.{name} must be a positive integer, got {value}")
+        if batch_size < 1:
+            raise ConfigError(f"data.batch_size must be a positive integer, got {batch_size}")
         if subset is not None and subset < 1:
             raise ConfigError(f"data.subset must be a positive number of samples or null, got {subset}")
         if num_workers < 0:
@@ -58,8 +48,6 @@ class GANDataModule(L.LightningDataModule, ABC):
         self.pin_memory = pin_memory
         self.subset = subset
         self.train_split = train_split
-        self.preview_size = preview_size
-        self.preview_every_n_epochs = preview_every_n_epochs
         self.train_set: TensorDataset | None = None
 
     @abstractmethod
@@ -73,14 +61,6 @@ class GANDataModule(L.LightningDataModule, ABC):
     @abstractmethod
     def to_data_space(self, samples: torch.Tensor) -> torch.Tensor:
         """The inverse of `to_model_space` (generated samples back to, e.g., uint8 pixels)."""
-
-    @abstractmethod
-    def render_preview(self, fake: torch.Tensor, labels: torch.Tensor, gan: GAN) -> np.ndarray:
-        """An H×W×3 uint8 picture of generated samples (data space) for logs and the training GIF."""
-
-    def preview_labels(self) -> torch.Tensor:
-        """Labels of the fixed preview batch: for a labelled dataset one equal block per class."""
-        return balanced_labels(self.preview_size, max(self.num_classes, 1))
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:

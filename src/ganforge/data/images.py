@@ -5,7 +5,6 @@ from __future__ import annotations
 from abc import ABC
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -15,10 +14,6 @@ from PIL import Image, ImageOps
 from ganforge.data.base import GANDataModule
 from ganforge.data.idx import load_split
 from ganforge.errors import ConfigError, DataError, one_line
-from ganforge.viz.images import image_grid
-
-if TYPE_CHECKING:
-    from ganforge.models.base import GAN
 
 
 class ImageDataModule(GANDataModule, ABC):
@@ -29,10 +24,6 @@ class ImageDataModule(GANDataModule, ABC):
 
     def to_data_space(self, samples: torch.Tensor) -> torch.Tensor:
         return samples.add(1.0).mul_(127.5).round_().clamp_(0, 255).to(torch.uint8)
-
-    def render_preview(self, fake: torch.Tensor, labels: torch.Tensor, gan: GAN) -> np.ndarray:
-        rows = self.num_classes if self.num_classes and gan.conditional else 0
-        return image_grid(fake, nrow=len(fake) // rows if rows else round(len(fake) ** 0.5))
 
     def check_shape(self, images: torch.Tensor, origin: str) -> None:
         if tuple(images.shape[1:]) != self.sample_shape:

@@ -5,17 +5,11 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
-import numpy as np
 import torch
 
 from ganforge.data.base import GANDataModule
 from ganforge.errors import ConfigError
-from ganforge.viz.plots import histogram_with_critic, scatter_over_curve
-
-if TYPE_CHECKING:
-    from ganforge.models.base import GAN
 
 SPLIT_SEEDS = {"train": 0, "test": 1}
 
@@ -23,9 +17,8 @@ SPLIT_SEEDS = {"train": 0, "test": 1}
 class ToyDataModule(GANDataModule, ABC):
     """`num_samples` points of a d-dimensional distribution, drawn once (seeded), held as one float tensor.
 
-    The nets see (x − shift) / scale per coordinate. Previews plot the window of ±`preview_extent`
-    around the origin of that space. Unlabelled (every label 0, `class_names` empty), so conditional
-    models refuse it.
+    The nets see (x − shift) / scale per coordinate. Unlabelled (every label 0, `class_names` empty),
+    so conditional models refuse it.
     """
 
     def __init__(
@@ -35,7 +28,6 @@ class ToyDataModule(GANDataModule, ABC):
         shift: Sequence[float],
         scale: Sequence[float],
         seed: int = 0,
-        preview_extent: float = 3.0,
         class_names: Sequence[str] = (),
         **loader_options,
     ) -> None:
@@ -45,9 +37,9 @@ class ToyDataModule(GANDataModule, ABC):
         if len(self.sample_shape) != 1 or not len(shift) == len(scale) == self.sample_shape[0]:
             raise ConfigError(f"data.sample_shape must be [d] with d = len(data.shift) = len(data.scale); got "
                               f"{list(sample_shape)}, {list(shift)} and {list(scale)}")
-        if min(scale) <= 0 or num_samples < 1 or preview_extent <= 0:
-            raise ConfigError("data.scale, data.num_samples and data.preview_extent must be positive")
-        self.num_samples, self.seed, self.preview_extent = num_samples, seed, preview_extent
+        if min(scale) <= 0 or num_samples < 1:
+            raise ConfigError("data.scale and data.num_samples must be positive")
+        self.num_samples, self.seed = num_samples, seed
         self.shift, self.scale = torch.tensor(shift, dtype=torch.float32), torch.tensor(scale, dtype=torch.float32)
 
     @abstractmethod
@@ -66,15 +58,6 @@ class ToyDataModule(GANDataModule, ABC):
     def to_data_space(self, samples: torch.Tensor) -> torch.Tensor:
         return samples * self.scale.to(samples.device) + self.shift.to(samples.device)
 
-    def preview_limits(self) -> list[tuple[float, float]]:
-        """Per coordinate, the data-space interval shown in previews."""
-        low, high = (self.to_data_space(torch.full((len(self.shift),), sign * self.preview_extent)) for sign in (-1, 1))
-        return list(zip(low.tolist(), high.tolist()))
-
-    @property
-    def real_samples(self) -> torch.Tensor:
-        return self.train_set.tensors[0]
-
 
 class Gaussian1D(ToyDataModule):
     """x ~ N(mean, std²), e.g. chest sizes in cm around 95.
@@ -91,15 +74,6 @@ class Gaussian1D(ToyDataModule):
 
     def draw(self, n: int, generator: torch.Generator) -> torch.Tensor:
         return self.mean + self.std * torch.randn(n, *self.sample_shape, generator=generator)
-
-    def render_preview(self, fake: torch.Tensor, labels: torch.Tensor, gan: GAN) -> np.ndarray:
-        limits = self.preview_limits()[0]
-        grid = torch.linspace(*limits, 400).unsqueeze(1)
-        verdict = gan.score(self.to_model_space(grid)).cpu()
-        return histogram_with_critic(
-            self.real_samples.squeeze(1).numpy(), fake.squeeze(1).numpy(), grid.squeeze(1).numpy(), verdict.numpy(),
-            limits, gan.objective.score_limits, title=f"generated: mean {fake.mean():.2f}, std {fake.std():.2f}   real: N({self.mean:g}, {self.std:g}²)",
-        )
 
 
 class Sine2D(ToyDataModule):
@@ -122,14 +96,3 @@ class Sine2D(ToyDataModule):
     def distance_to_curve(points: torch.Tensor) -> torch.Tensor:
         """|x2 − sin x1| of each point: how far it lies above or below the curve."""
         return (points[:, 1] - torch.sin(points[:, 0])).abs()
-
-    def render_preview(self, fake: torch.Tensor, labels: torch.Tensor, gan: GAN) -> np.ndarray:
-        limits = self.preview_limits()
-        x1, x2 = torch.meshgrid(*(torch.linspace(*interval, 100) for interval in limits), indexing="xy")
-        grid = torch.stack([x1.flatten(), x2.flatten()], dim=1)
-        verdict = gan.score(self.to_model_space(grid)).cpu().view(x1.shape)
-        curve = self.real_samples[self.real_samples[:, 0].argsort()]
-        return scatter_over_curve(
-            curve.numpy(), fake.numpy(), verdict.numpy(), limits, gan.objective.score_limits,
-            title=f"mean |x2 − sin x1| of generated points: {self.distance_to_curve(fake).mean():.3f}",
-        )

@@ -1,6 +1,9 @@
-"""Evaluation metrics: torch-fidelity's Inception metrics (`inception`), the same metrics through a domain
-classifier (`domain`), and the accuracy of classifiers (`accuracy`)."""
+"""Numbers from samples and feature extractors: torch-fidelity's metrics in any extractor's features
+(`fidelity`), the domain classifier as a feature extractor (`domain`), and label accuracy (`accuracy`).
 
-from ganforge.metrics.base import MetricInputs, MetricSuite, SampleSet, SuiteResult, split_set
+Metrics know nothing of checkpoints, callbacks or training: they are handed the nets they measure with.
+"""
 
-__all__ = ["MetricInputs", "MetricSuite", "SampleSet", "SuiteResult", "split_set"]
+from ganforge.metrics.base import SampleSet
+
+__all__ = ["SampleSet"]

@@ -1,14 +1,10 @@
-"""What every metric suite measures, and what it reports."""
+"""What the metrics measure: a set of samples in data space."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from dataclasses import dataclass
 
 import torch
-
-if TYPE_CHECKING:
-    from ganforge.data import GANDataModule
 
 
 @dataclass
@@ -22,36 +18,3 @@ class SampleSet:
     images: torch.Tensor
     labels: torch.Tensor | None = None
     name: str | None = None
-
-
-@dataclass
-class MetricInputs:
-    """Generated samples and the real images they are compared with."""
-
-    generated: SampleSet
-    real: SampleSet  # the test split
-    datamodule: GANDataModule  # maps data space to model space; trains the domain classifier
-    data_config: dict[str, Any]  # the datamodule's config, recorded with a classifier trained on it
-    dataset: str  # the dataset's config name (e.g. "fashion"): names cached classifiers and statistics
-    device: torch.device
-    seed: int = 0
-    reference: SampleSet | None = None  # real training images, as many as generated: the floor of the metrics
-
-
-@dataclass
-class SuiteResult:
-    """Named numbers of one suite, and how they were measured (feature extractor, caches, weights)."""
-
-    values: dict[str, float]
-    details: dict[str, Any] = field(default_factory=dict)
-
-
-def split_set(datamodule: GANDataModule, split: str, dataset: str) -> SampleSet:
-    """A real split, named `<dataset>-<split>-<count>` for torch-fidelity's cache of its statistics."""
-    images, labels = datamodule.load(split)
-    return SampleSet(images, labels, f"{dataset}-{split}-{len(images)}")
-
-
-class MetricSuite(Protocol):
-    def __call__(self, inputs: MetricInputs) -> SuiteResult | None:
-        """The suite's numbers; None when it was configured as optional and cannot run (e.g. no Inception weights)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -48,18 +47,11 @@ class RGBImages(Dataset):
         return self.images[index].expand(3, -1, -1)
 
 
-def file_digest(path: Path) -> str:
-    """A short content hash: part of a feature extractor's name, so its cached statistics die with its weights."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:12]
+def register_extractor(name: str, extractor: type[FeatureExtractorBase]) -> str:
+    """Register `extractor` with torch-fidelity under `name` (once: the registry refuses a name twice); return `name`.
 
-
-def register_extractor(family: str, extractor: type[FeatureExtractorBase], weights: Path) -> str:
-    """Register `extractor` with torch-fidelity under `family-<digest of weights>` and return that name."""
-    name = f"{family}-{file_digest(weights)}"
+    The name is part of every cached statistic's file name: give weights of their own a name of their own.
+    """
     if name not in FEATURE_EXTRACTORS_REGISTRY:
         torch_fidelity.register_feature_extractor(name, extractor)
     return name
@@ -69,13 +61,14 @@ def fidelity_metrics(
     generated: SampleSet,
     real: SampleSet,
     extractor: str,
-    weights: Path,
     cache_dir: Path,
     device: torch.device,
     metrics: Sequence[str] = METRICS,
     options: dict[str, Any] | None = None,
+    weights: Path | None = None,
 ) -> dict[str, float]:
-    """torch-fidelity's `metrics` (fid, isc, kid, prc) of `generated` against `real` in `extractor`'s features.
+    """torch-fidelity's `metrics` (fid, isc, kid, prc) of `generated` against `real` in `extractor`'s features
+    (a registered name; `weights` is the file torch-fidelity hands it, for extractors that load their own).
 
     IS is a property of `generated` alone. `options` are torch-fidelity's own (batch_size, kid_subsets,
     isc_splits, prc_neighborhood, …); KID subsets and IS splits shrink to fit a smaller sample count.
@@ -92,7 +85,7 @@ def fidelity_metrics(
         input2=RGBImages(real.images),
         input2_cache_name=real.name,
         feature_extractor=extractor,
-        feature_extractor_weights_path=str(weights),
+        feature_extractor_weights_path=None if weights is None else str(weights),
         cuda=device.type == "cuda",
         cache_root=str(cache_dir),
         save_cpu_ram=True,  # no DataLoader worker processes: the images are already in memory

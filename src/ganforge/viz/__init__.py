@@ -1,1 +1,4 @@
-"""Pictures of samples and training: grids, plots, animations."""
+"""Drawing only: image grids, PNG and GIF files, plots and report figures, from plain arrays and tensors.
+
+viz knows nothing of models, data modules or metrics; it imports nothing of ganforge but viz.
+"""

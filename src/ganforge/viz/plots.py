@@ -1,4 +1,4 @@
-"""Plots of the toy GANs as H×W×3 uint8 pictures for previews (matplotlib's Agg canvas, no pyplot state)."""
+"""Plots of points and of D's verdict as H×W×3 uint8 pictures for previews (matplotlib's Agg canvas, no pyplot state)."""
 
 from __future__ import annotations
 
@@ -52,15 +52,16 @@ def histogram_with_critic(
     return _to_picture(figure)
 
 
-def scatter_over_curve(
-    curve: np.ndarray,
+def scatter_with_critic(
+    real: np.ndarray,
     fake: np.ndarray,
     verdict: np.ndarray,
     limits: Sequence[Sequence[float]],
     verdict_limits: Sequence[float] | None = None,
     title: str = "",
 ) -> np.ndarray:
-    """Generated 2-D points over the real curve (an M×2 polyline), on a heat map of D's verdict over `limits`.
+    """Real and generated 2-D points (N×2 each) over a heat map of D's verdict on a regular grid over `limits`
+    (`verdict` rows: the second coordinate, from low to high).
 
     `verdict_limits` fixes the colour scale (e.g. [0, 1] for probabilities) so frames of a GIF compare.
     """
@@ -71,7 +72,7 @@ def scatter_over_curve(
     heat = axes.imshow(verdict, extent=(x_low, x_high, y_low, y_high), origin="lower", aspect="auto",
                        cmap="Greens", alpha=0.6, vmin=color_low, vmax=color_high)
     figure.colorbar(heat, ax=axes, label="D(x)")
-    axes.plot(curve[:, 0], curve[:, 1], color=REAL_COLOR, linewidth=2, label="real")
+    axes.scatter(real[:, 0], real[:, 1], s=2, color=REAL_COLOR, label="real")
     axes.scatter(fake[:, 0], fake[:, 1], s=4, color=FAKE_COLOR, label="generated")
     axes.set(xlim=(x_low, x_high), ylim=(y_low, y_high), xlabel="x1", ylabel="x2", title=title)
     axes.legend(loc="upper right")

@@ -1,4 +1,5 @@
-"""FID, IS, KID and precision/recall in the features of torch-fidelity's InceptionV3, with weights found offline."""
+"""The Inception suite: FID, IS, KID and precision/recall in the features of torch-fidelity's InceptionV3, with
+its weights found offline (or downloaded once)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import torch
 from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3, FeatureExtractorInceptionV3
 
 from ganforge.errors import GanforgeError, one_line
-from ganforge.metrics.base import MetricInputs, SuiteResult
+from ganforge.evaluation.suites import MetricInputs, SuiteResult, extractor_name
 from ganforge.metrics.fidelity import METRICS, fidelity_metrics, register_extractor
 
 log = logging.getLogger(__name__)
@@ -99,8 +100,8 @@ class InceptionMetrics:
     def __call__(self, inputs: MetricInputs) -> SuiteResult | None:
         if self.weights is None:
             return None
-        extractor = register_extractor("inception-v3-compat", FeatureExtractorInceptionV3, self.weights)
-        values = fidelity_metrics(inputs.generated, inputs.real, extractor, self.weights, self.cache_dir,
-                                  inputs.device, self.metrics, self.options)
+        extractor = register_extractor(extractor_name("inception-v3-compat", self.weights), FeatureExtractorInceptionV3)
+        values = fidelity_metrics(inputs.generated, inputs.real, extractor, self.cache_dir, inputs.device, self.metrics,
+                                  self.options, weights=self.weights)
         return SuiteResult(values, {"feature_extractor": extractor, "weights": str(self.weights),
                                     "real_statistics": inputs.real.name})

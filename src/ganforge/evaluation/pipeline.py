@@ -18,10 +18,12 @@ from PIL import Image
 
 from ganforge.data import GANDataModule
 from ganforge.errors import CheckpointError
-from ganforge.generation import check_sample_count, draw_evaluation_set, load_generator, resolve_device
-from ganforge.metrics import MetricInputs, MetricSuite, SampleSet, SuiteResult, split_set
-from ganforge.viz.analyses import AnalysisContext, NotApplicable, ReportFigure
-from ganforge.viz.report import write_report
+from ganforge.evaluation.context import AnalysisContext, NotApplicable, ReportFigure
+from ganforge.evaluation.report import write_report
+from ganforge.evaluation.suites import MetricInputs, MetricSuite, SuiteResult, split_set
+from ganforge.generation import check_sample_count, load_generator, resolve_device
+from ganforge.metrics import SampleSet
+from ganforge.sampling import draw_evaluation_set
 
 log = logging.getLogger(__name__)
 
