@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ganforge.data.sources import find_or_download
 from ganforge.errors import DataError, one_line
 
 # The IDX magic number's third byte names the element type; MNIST-style files only use uint8.
@@ -45,27 +46,17 @@ def idx_file(folder: Path, split: str, kind: str) -> Path | None:
     return None
 
 
-def find_split(folders: Sequence[Path], split: str) -> tuple[Path, Path] | None:
-    """The first folder holding both the images and the labels of `split`."""
-    for folder in folders:
-        images, labels = idx_file(folder, split, "images"), idx_file(folder, split, "labels")
-        if images and labels:
-            return images, labels
-    return None
+def split_files(folder: Path, split: str) -> tuple[Path, Path] | None:
+    """The images and labels files of `split` in `folder`, when it holds both."""
+    images, labels = idx_file(folder, split, "images"), idx_file(folder, split, "labels")
+    return (images, labels) if images and labels else None
 
 
 def load_split(
     folders: Sequence[Path], split: str, download: Callable[[], Path] | None, how_to_provide: str
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Images (N×1×H×W uint8) and labels (N int64) of `split`, downloading only when nothing local has it."""
-    found = find_split(folders, split)
-    if found is None and download is not None:
-        try:
-            found = find_split([download()], split)
-        except Exception as err:  # noqa: BLE001 - any download failure means the same thing to the user
-            raise DataError(f"{split} split not found and the download failed: {one_line(err)}; {how_to_provide}") from err
-    if found is None:
-        raise DataError(f"{split} split not found; {how_to_provide}")
+    found = find_or_download(folders, lambda folder: split_files(folder, split), download, f"{split} split", how_to_provide)
     images, labels = (read_idx(path) for path in found)
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
         raise DataError(f"{found[0]} and {found[1]} do not belong together; replace them with the original files")

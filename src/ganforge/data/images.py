@@ -1,4 +1,4 @@
-"""Image datasets held as uint8 tensors: MNIST-style IDX files and folders of pictures."""
+"""Image datasets held as uint8 tensors, and the MNIST-style ones read from IDX files."""
 
 from __future__ import annotations
 
@@ -10,11 +10,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 import torchvision
-from PIL import Image, ImageOps
 
 from ganforge.data.base import GANDataModule
 from ganforge.data.idx import load_split
-from ganforge.errors import ConfigError, DataError, one_line
+from ganforge.errors import ConfigError, DataError
 from ganforge.viz.images import image_grid
 
 if TYPE_CHECKING:
@@ -34,12 +33,22 @@ class ImageDataModule(GANDataModule, ABC):
         rows = self.num_classes if self.num_classes and gan.conditional else 0
         return image_grid(fake, nrow=len(fake) // rows if rows else round(len(fake) ** 0.5))
 
+    @staticmethod
+    def check_split(split: str) -> None:
+        if split not in ("train", "test"):
+            raise ConfigError(f"data.train_split must be 'train' or 'test', got {split!r}")
+
     def check_shape(self, images: torch.Tensor, origin: str) -> None:
         if tuple(images.shape[1:]) != self.sample_shape:
             raise ConfigError(
                 f"{origin} holds images of shape {tuple(images.shape[1:])} but data.sample_shape is "
                 f"{list(self.sample_shape)}; set data.sample_shape={list(images.shape[1:])}"
             )
+
+    def check_labels(self, labels: torch.Tensor, origin: str) -> None:
+        if len(labels) and labels.max() >= self.num_classes:
+            raise DataError(f"{origin}'s labels go up to {int(labels.max())} but data.class_names has "
+                            f"{self.num_classes} names; fix data.class_names")
 
 
 # The torchvision datasets shipped as MNIST-style IDX files (a checkpoint may name only these).
@@ -90,85 +99,9 @@ class IDXDataModule(ImageDataModule):
         )
 
     def load(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-        if split not in ("train", "test"):
-            raise ConfigError(f"data.train_split must be 'train' or 'test', got {split!r}")
+        self.check_split(split)
         images, labels = load_split(self.folders, split, self._download if self.download else None,
                                     self.how_to_provide(split))
         self.check_shape(images, f"the {split} split")
-        if labels.max() >= self.num_classes:
-            raise DataError(f"the {split} labels go up to {int(labels.max())} but data.class_names has "
-                            f"{self.num_classes} names; fix data.class_names")
+        self.check_labels(labels, f"the {split} split")
         return images, labels
-
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
-
-
-def class_folders(path: str | Path) -> list[str]:
-    """The first-level subfolders of `path` holding images: the classes of a labelled image folder."""
-    root = Path(path)
-    if not root.is_dir():
-        return []
-    return sorted(d.name for d in root.iterdir() if d.is_dir() and any(_images_in(d)))
-
-
-def _images_in(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-
-
-class ImageFolderDataModule(ImageDataModule):
-    """Your own pictures: every image under `path`, centre-cropped and resized to `sample_shape`.
-
-    With one subfolder per class the images are labelled (conditional models can use them);
-    a fixed random `test_fraction` of them is held out as the test split.
-    """
-
-    def __init__(
-        self,
-        path: str,
-        class_names: Sequence[str] = (),
-        sample_shape: Sequence[int] = (3, 64, 64),
-        test_fraction: float = 0.1,
-        **loader_options,
-    ) -> None:
-        super().__init__(sample_shape=sample_shape, **loader_options)
-        if not 0.0 <= test_fraction < 1.0:
-            raise ConfigError(f"data.test_fraction must be in [0, 1), got {test_fraction}")
-        if self.sample_shape[0] not in (1, 3) or len(self.sample_shape) != 3:
-            raise ConfigError(f"data.sample_shape must be [1 or 3, height, width], got {list(self.sample_shape)}")
-        self.path, self.test_fraction = Path(path), test_fraction
-        self.class_names = tuple(class_names)
-        self.num_classes = len(self.class_names)
-        self._splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
-
-    def _read_all(self) -> tuple[torch.Tensor, torch.Tensor]:
-        if not self.path.is_dir():
-            raise DataError(f"image folder {self.path} does not exist; set data.path to a folder of images")
-        if self.class_names:
-            files = [(f, label) for label, name in enumerate(self.class_names) for f in _images_in(self.path / name)]
-        else:
-            files = [(f, 0) for f in _images_in(self.path)]
-        if not files:
-            raise DataError(f"no images ({', '.join(IMAGE_SUFFIXES)}) under {self.path}; set data.path to a folder of images")
-        images = torch.stack([self._read_image(f) for f, _ in files])
-        return images, torch.tensor([label for _, label in files], dtype=torch.long)
-
-    def _read_image(self, file: Path) -> torch.Tensor:
-        channels, height, width = self.sample_shape
-        try:
-            with Image.open(file) as picture:
-                picture = ImageOps.fit(picture.convert("L" if channels == 1 else "RGB"), (width, height), Image.BICUBIC)
-        except OSError as err:
-            raise DataError(f"cannot read image {file} ({one_line(err)}); remove or replace it") from err
-        return torch.from_numpy(np.asarray(picture).copy()).view(height, width, channels).permute(2, 0, 1)
-
-    def load(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-        if split not in ("train", "test"):
-            raise ConfigError(f"data.train_split must be 'train' or 'test', got {split!r}")
-        if not self._splits:
-            images, labels = self._read_all()
-            order = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))
-            n_test = int(len(images) * self.test_fraction)
-            self._splits = {"test": (images[order[:n_test]], labels[order[:n_test]]),
-                            "train": (images[order[n_test:]], labels[order[n_test:]])}
-        return self._splits[split]
