@@ -111,6 +111,8 @@ def test_every_format_and_mode_is_read_and_bad_files_are_skipped_with_a_warning_
     for bad in BAD_FILES:
         assert sum(bad in message for message in warnings) == 1, bad
     assert any("skipped 4 of the 31 files" in message for message in warnings)
+    for bomb in ("cats/bomb.png", "dogs/large.png"):
+        assert any(f"{bomb}: more than data.max_image_pixels={PIXEL_LIMIT}" in message for message in warnings)
     assert not any("notes.txt" in message or ".hidden" in message for message in warnings)
 
 
@@ -238,16 +240,43 @@ def test_folder_config_caches_under_the_data_dir(compose_config, mixed_folder, t
     assert len(list((tmp_path / "data" / "cache" / "folders").glob("pictures-*.pt"))) == 1
 
 
-@pytest.mark.parametrize("model, rows", [("cgan", 2), ("gan", 3)])
-def test_sample_grid_has_the_right_size_and_colours(compose_config, image_folder, model, rows):
+def tile(grid: np.ndarray, index: int, columns: int, side: int = 32) -> list[int]:
+    """The colour at the centre of tile `index` of an image grid with 2-pixel padding."""
+    row, column = divmod(index, columns)
+    return grid[2 + (side + 2) * row + side // 2, 2 + (side + 2) * column + side // 2].tolist()
+
+
+# Which sample each tile of a preview grid shows (None: a blank tile), hand-worked for the two-class folder.
+GRID_LAYOUTS = {
+    # unconditional: ⌈√n⌉ columns, in order
+    ("gan", 8): (3, [0, 1, 2, 3, 4, 5, 6, 7]),
+    ("gan", 11): (4, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]),
+    # conditional: each class (samples 0-3 | 4-7, and 0-5 | 6-10) starts a row, a short row ends blank
+    ("cgan", 8): (3, [0, 1, 2, 3, None, None, 4, 5, 6, 7, None, None]),
+    ("cgan", 11): (4, [0, 1, 2, 3, 4, 5, None, None, 6, 7, 8, 9, 10, None, None, None]),
+}
+
+
+@pytest.mark.parametrize("model, preview_size", sorted(GRID_LAYOUTS))
+def test_sample_grid_has_the_right_size_and_colours(compose_config, image_folder, model, preview_size):
     cfg = compose_config([f"model={model}", "data=folder", f"data.path={image_folder}", "data.sample_shape=[3,32,32]",
-                          "data.preview_size=8"])
+                          f"data.preview_size={preview_size}"])
     dm, gan = instantiate(cfg.data), instantiate(cfg.model)
-    colours = torch.randint(0, 256, (8, 3), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
-    fake = colours.view(8, 3, 1, 1).expand(8, 3, 32, 32).contiguous()
+    colours = torch.randint(0, 256, (preview_size, 3), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    fake = colours.view(-1, 3, 1, 1).expand(-1, 3, 32, 32).contiguous()
     grid = dm.render_preview(fake, dm.preview_labels(), gan)
-    per_row = 4 if gan.conditional else 3  # conditional: one row per class; else about square
-    assert grid.shape == (rows * 34 + 2, per_row * 34 + 2, 3) and grid.dtype == np.uint8
-    for i, colour in enumerate(colours.tolist()):
-        row, column = divmod(i, per_row)
-        assert grid[2 + 34 * row + 16, 2 + 34 * column + 16].tolist() == colour
+    columns, layout = GRID_LAYOUTS[model, preview_size]
+    rows = -(-len(layout) // columns)
+    assert grid.dtype == np.uint8 and grid.shape == (rows * 34 + 2, columns * 34 + 2, 3)
+    expected = [[255, 255, 255] if sample is None else colours[sample].tolist() for sample in layout]
+    assert [tile(grid, i, columns) for i in range(len(layout))] == expected
+
+
+def test_grey_samples_make_a_grey_grid(compose_config, image_folder):
+    cfg = compose_config(["model=gan", "data=folder", f"data.path={image_folder}", "data.sample_shape=[1,32,32]",
+                          "data.preview_size=4"])
+    dm, gan = instantiate(cfg.data), instantiate(cfg.model)
+    fake = torch.tensor([0, 60, 120, 250], dtype=torch.uint8).view(4, 1, 1, 1).expand(4, 1, 32, 32)
+    grid = dm.render_preview(fake, dm.preview_labels(), gan)
+    assert grid.shape == (70, 70, 3)
+    assert [tile(grid, i, 2) for i in range(4)] == [[v] * 3 for v in (0, 60, 120, 250)]

@@ -17,7 +17,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ganforge.data.images import ImageDataModule
-from ganforge.data.pictures import DEFAULT_MAX_PIXELS, UNREADABLE, decode_picture, pixel_limit
+from ganforge.data.pictures import DEFAULT_MAX_PIXELS, TOO_LARGE, UNREADABLE, decode_picture, pixel_limit
 from ganforge.errors import ConfigError, DataError, one_line
 
 log = logging.getLogger(__name__)
@@ -134,12 +134,15 @@ def decode_folder(
         for index, file in enumerate(progress):
             try:
                 images[len(kept)] = decode_picture(file, shape, background)
+            except TOO_LARGE:
+                reason = f"more than data.max_image_pixels={max_pixels} pixels (a decompression-bomb guard)"
             except UNREADABLE as err:
-                reason = one_line(err)
-                log.warning("skipping %s: not a readable picture within data.max_image_pixels (%s)", file, reason)
-                skipped.append(f"{file.relative_to(content.root).as_posix()}: {reason}")
+                reason = f"not a readable picture ({one_line(err)})"
             else:
                 kept.append(index)
+                continue
+            log.warning("skipping %s: %s", file, reason)
+            skipped.append(f"{file.relative_to(content.root).as_posix()}: {reason}")
     labels = torch.tensor([content.labels[i] for i in kept], dtype=torch.long)
     return DecodedFolder(images[: len(kept)].clone(), labels, skipped)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from abc import ABC
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,8 +31,17 @@ class ImageDataModule(GANDataModule, ABC):
         return samples.add(1.0).mul_(127.5).round_().clamp_(0, 255).to(torch.uint8)
 
     def render_preview(self, fake: torch.Tensor, labels: torch.Tensor, gan: GAN) -> np.ndarray:
-        rows = self.num_classes if self.num_classes and gan.conditional else 0
-        return image_grid(fake, nrow=len(fake) // rows if rows else round(len(fake) ** 0.5))
+        """An about square grid; for a conditional model each class starts a row (10 classes of 10: a row each)."""
+        columns = math.ceil(len(fake) ** 0.5)
+        if not (self.num_classes and gan.conditional):
+            return image_grid(fake, nrow=columns)
+        columns = min(columns, int(torch.bincount(labels).max()))
+        blank = torch.full_like(fake[:1], 255)  # the grid's padding colour: a class's row ends in empty tiles
+        blocks = []
+        for label in range(self.num_classes):
+            block = fake[labels == label]
+            blocks += [block, blank.expand(-len(block) % columns, *fake.shape[1:])]
+        return image_grid(torch.cat(blocks), nrow=columns)
 
     @staticmethod
     def check_split(split: str) -> None:

@@ -16,15 +16,15 @@ from PIL import Image, ImageOps
 DEFAULT_MAX_PIXELS = Image.MAX_IMAGE_PIXELS
 # Modes PIL opens 16-bit grayscale files in; its convert("L") would clip them to 0 or 255.
 SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
-# What a broken, truncated, foreign or oversized file raises while it is opened and decoded.
+# What a picture over `pixel_limit` raises, before it is decoded.
+TOO_LARGE = (Image.DecompressionBombError, Image.DecompressionBombWarning)
+# What a broken, truncated or foreign file raises while it is opened and decoded.
 UNREADABLE = (
     OSError,  # includes PIL.UnidentifiedImageError and truncated files
     ValueError,
     SyntaxError,  # some PIL plugins report malformed headers this way
     EOFError,
     struct.error,
-    Image.DecompressionBombError,
-    Image.DecompressionBombWarning,
 )
 
 
@@ -60,7 +60,7 @@ def decode_picture(file: Path, shape: Sequence[int], background: Sequence[int] =
 
     The picture is turned upright by its EXIF orientation, flattened onto `background`, converted,
     centre-cropped to the aspect ratio of `shape` and resized with Lanczos (antialiased when shrinking).
-    Raises one of `UNREADABLE` for a file that is not a readable picture (or is over `pixel_limit`).
+    Raises one of `UNREADABLE` for a file that is not a readable picture, one of `TOO_LARGE` over `pixel_limit`.
     """
     channels, height, width = shape
     with Image.open(file) as picture:
