@@ -9,8 +9,7 @@ import numpy as np
 import torch
 from torchvision.datasets import CIFAR10
 
-from ganforge.data.images import ImageDataModule
-from ganforge.data.sources import find_or_download
+from ganforge.data.images import PublishedImageDataModule
 from ganforge.errors import DataError, one_line
 
 # The binary version's files: each record is one label byte and 32·32 red, then green, then blue bytes.
@@ -59,18 +58,15 @@ def torchvision_split(folder: Path, split: str) -> tuple[torch.Tensor, torch.Ten
     return images, torch.tensor(dataset.targets, dtype=torch.long)
 
 
-def find_split(folder: Path, split: str) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """`split` from whichever of CIFAR-10's versions `folder` holds."""
-    return binary_split(folder, split) or torchvision_split(folder, split)
-
-
-class CIFAR10DataModule(ImageDataModule):
+class CIFAR10DataModule(PublishedImageDataModule):
     """CIFAR-10, found in `root`, then in `search_dirs`, and finally downloaded by torchvision into `root`.
 
     Either version is read: the binary one's `cifar-10-batches-bin/` or torchvision's
     `cifar-10-batches-py/`; with `download` the archive `cifar-10-python.tar.gz` placed in `root`
     is checked and extracted without a connection.
     """
+
+    title = "CIFAR-10"
 
     def __init__(
         self,
@@ -81,31 +77,19 @@ class CIFAR10DataModule(ImageDataModule):
         sample_shape: Sequence[int] = (3, 32, 32),
         **loader_options,
     ) -> None:
-        super().__init__(sample_shape=sample_shape, **loader_options)
-        self.class_names = tuple(class_names)
-        self.num_classes = len(self.class_names)
-        self.root = Path(root)
-        self.search_dirs = [Path(d) for d in search_dirs]
-        self.download = download
+        super().__init__(class_names, root, search_dirs, download, sample_shape=sample_shape, **loader_options)
 
-    def _download(self) -> Path:
+    def read_split(self, folder: Path, split: str) -> tuple[torch.Tensor, torch.Tensor] | None:
+        return binary_split(folder, split) or torchvision_split(folder, split)
+
+    def fetch(self) -> Path:
         CIFAR10(str(self.root), train=True, download=True)  # fetches (or extracts) both splits
         return self.root
 
-    def how_to_provide(self) -> str:
+    def how_to_provide(self, split: str) -> str:
         return (
             f"put cifar-10-python.tar.gz (with data.download=true), or its extracted {CIFAR10.base_folder}/, or the "
             f"binary version's {BINARY_FOLDER}/ into {self.root}/ or point data.root at a folder holding one, "
             + ("" if self.download else "or set data.download=true ")
             + "or connect to the internet so torchvision can download it"
         )
-
-    def load(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-        self.check_split(split)
-        images, labels = find_or_download(
-            [self.root, *self.search_dirs], lambda folder: find_split(folder, split),
-            self._download if self.download else None, f"CIFAR-10's {split} split", self.how_to_provide(),
-        )
-        self.check_shape(images, f"CIFAR-10's {split} split")
-        self.check_labels(labels, f"CIFAR-10's {split} split")
-        return images, labels

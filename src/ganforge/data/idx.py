@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import gzip
-from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ganforge.data.sources import find_or_download
 from ganforge.errors import DataError, one_line
 
 # The IDX magic number's third byte names the element type; MNIST-style files only use uint8.
@@ -46,18 +44,12 @@ def idx_file(folder: Path, split: str, kind: str) -> Path | None:
     return None
 
 
-def split_files(folder: Path, split: str) -> tuple[Path, Path] | None:
-    """The images and labels files of `split` in `folder`, when it holds both."""
-    images, labels = idx_file(folder, split, "images"), idx_file(folder, split, "labels")
-    return (images, labels) if images and labels else None
-
-
-def load_split(
-    folders: Sequence[Path], split: str, download: Callable[[], Path] | None, how_to_provide: str
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Images (N×1×H×W uint8) and labels (N int64) of `split`, downloading only when nothing local has it."""
-    found = find_or_download(folders, lambda folder: split_files(folder, split), download, f"{split} split", how_to_provide)
-    images, labels = (read_idx(path) for path in found)
+def read_split(folder: Path, split: str) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Images (N×1×H×W uint8) and labels (N int64) of `split` from `folder`, when it holds both files."""
+    images_file, labels_file = idx_file(folder, split, "images"), idx_file(folder, split, "labels")
+    if not (images_file and labels_file):
+        return None
+    images, labels = read_idx(images_file), read_idx(labels_file)
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
-        raise DataError(f"{found[0]} and {found[1]} do not belong together; replace them with the original files")
+        raise DataError(f"{images_file} and {labels_file} do not belong together; replace them with the original files")
     return images.unsqueeze(1), labels.long()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from abc import ABC
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,7 +13,8 @@ import torch
 import torchvision
 
 from ganforge.data.base import GANDataModule
-from ganforge.data.idx import load_split
+from ganforge.data.idx import read_split
+from ganforge.data.sources import find_or_download
 from ganforge.errors import ConfigError, DataError
 from ganforge.viz.images import image_grid
 
@@ -61,11 +62,58 @@ class ImageDataModule(GANDataModule, ABC):
                             f"{self.num_classes} names; fix data.class_names")
 
 
+class PublishedImageDataModule(ImageDataModule, ABC):
+    """A published labelled dataset: found in `root`, then in `search_dirs`, else downloaded into `root`."""
+
+    title: str = "the dataset"  # how messages name it
+
+    def __init__(
+        self,
+        class_names: Sequence[str],
+        root: str = "data",
+        search_dirs: Sequence[str] = (),
+        download: bool = True,
+        **loader_options,
+    ) -> None:
+        super().__init__(**loader_options)
+        self.class_names = tuple(class_names)
+        self.num_classes = len(self.class_names)
+        self.root = Path(root)
+        self.search_dirs = [Path(d) for d in search_dirs]
+        self.download = download
+
+    @property
+    def folders(self) -> list[Path]:
+        """Where the files are looked for, in order."""
+        return [self.root, *self.search_dirs]
+
+    @abstractmethod
+    def read_split(self, folder: Path, split: str) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Images and labels of `split` from the files in `folder`; None when it does not hold them."""
+
+    @abstractmethod
+    def fetch(self) -> Path:
+        """Download (or extract) the dataset; the folder then holding its files."""
+
+    @abstractmethod
+    def how_to_provide(self, split: str) -> str:
+        """Every way a user can make `split` available, for the message when it is not."""
+
+    def load(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        self.check_split(split)
+        what = f"{self.title}'s {split} split"
+        images, labels = find_or_download(self.folders, lambda folder: self.read_split(folder, split),
+                                          self.fetch if self.download else None, what, self.how_to_provide(split))
+        self.check_shape(images, what)
+        self.check_labels(labels, what)
+        return images, labels
+
+
 # The torchvision datasets shipped as MNIST-style IDX files (a checkpoint may name only these).
 IDX_DATASETS = ("MNIST", "FashionMNIST", "KMNIST")
 
 
-class IDXDataModule(ImageDataModule):
+class IDXDataModule(PublishedImageDataModule):
     """MNIST-style datasets (MNIST, Fashion-MNIST) read from their four IDX files.
 
     Files are looked for in `root`, in `root/<torchvision_name>/raw`, in `search_dirs`
@@ -82,21 +130,20 @@ class IDXDataModule(ImageDataModule):
         sample_shape: Sequence[int] = (1, 28, 28),
         **loader_options,
     ) -> None:
-        super().__init__(sample_shape=sample_shape, **loader_options)
+        super().__init__(class_names, root, search_dirs, download, sample_shape=sample_shape, **loader_options)
         if torchvision_name not in IDX_DATASETS:
             raise ConfigError(f"data.torchvision_name must be one of {', '.join(IDX_DATASETS)}, got {torchvision_name!r}")
         self.dataset_class = getattr(torchvision.datasets, torchvision_name)
-        self.class_names = tuple(class_names)
-        self.num_classes = len(self.class_names)
-        self.root = Path(root)
-        self.search_dirs = [Path(d) for d in search_dirs]
-        self.download = download
+        self.title = torchvision_name
 
     @property
     def folders(self) -> list[Path]:
         return [self.root, self.root / self.dataset_class.__name__ / "raw", *self.search_dirs]
 
-    def _download(self) -> Path:
+    def read_split(self, folder: Path, split: str) -> tuple[torch.Tensor, torch.Tensor] | None:
+        return read_split(folder, split)
+
+    def fetch(self) -> Path:
         self.dataset_class(self.root, train=True, download=True)
         self.dataset_class(self.root, train=False, download=True)
         return self.root / self.dataset_class.__name__ / "raw"
@@ -107,11 +154,3 @@ class IDXDataModule(ImageDataModule):
             + (f"install them into {self.search_dirs[0]} (apt-get install dataset-fashion-mnist), " if self.search_dirs else "")
             + "or connect to the internet so torchvision can download them"
         )
-
-    def load(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-        self.check_split(split)
-        images, labels = load_split(self.folders, split, self._download if self.download else None,
-                                    self.how_to_provide(split))
-        self.check_shape(images, f"the {split} split")
-        self.check_labels(labels, f"the {split} split")
-        return images, labels
