@@ -192,7 +192,8 @@ def test_missing_cifar_is_one_line_saying_how_to_provide_it(tmp_path):
 def test_failed_cifar_download_is_one_line(tmp_path):
     not_a_folder = tmp_path / "file"
     not_a_folder.write_text("a file where the data folder should be")
-    with pytest.raises(DataError, match="train split not found and the download failed: .*connect to the internet") as err:
+    expected = "train split not found and the download failed: .*connect to the internet"
+    with pytest.raises(DataError, match=expected) as err:
         cifar(not_a_folder, download=True).load("train")
     assert "\n" not in str(err.value)
 

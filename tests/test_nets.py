@@ -139,7 +139,9 @@ def test_every_image_model_config_builds_nets_for_the_data_size(compose_config, 
     assert fake.shape == (4, *shape)
     critique = discriminator(fake, labels)
     assert critique.logits.shape == (4,)
-    loss = critique.logits.mean() + (critique.class_logits.logsumexp(1).mean() if critique.class_logits is not None else 0)
+    loss = critique.logits.mean()
+    if critique.class_logits is not None:
+        loss = loss + critique.class_logits.logsumexp(1).mean()
     loss.backward()
     for net in (generator, discriminator):
         assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in net.parameters() if p.requires_grad)

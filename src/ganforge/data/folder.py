@@ -74,10 +74,11 @@ class FolderContent:
 
     def key(self, settings: dict) -> str:
         """A digest of every file's relative path, size, modification time and label, and of `settings`."""
-        digest = hashlib.sha256(json.dumps({"version": DECODING_VERSION, "settings": settings}, sort_keys=True).encode())
+        header = {"version": DECODING_VERSION, "settings": settings}
+        digest = hashlib.sha256(json.dumps(header, sort_keys=True).encode())
         for file, label in zip(self.files, self.labels):
-            stat = file.stat()
-            digest.update(f"{file.relative_to(self.root).as_posix()}\0{stat.st_size}\0{stat.st_mtime_ns}\0{label}\n".encode())
+            stat, name = file.stat(), file.relative_to(self.root).as_posix()
+            digest.update(f"{name}\0{stat.st_size}\0{stat.st_mtime_ns}\0{label}\n".encode())
         return digest.hexdigest()
 
 
@@ -114,7 +115,8 @@ class DecodedFolder:
         valid = (
             isinstance(decoded.images, torch.Tensor) and decoded.images.dtype == torch.uint8
             and tuple(decoded.images.shape[1:]) == tuple(shape)
-            and isinstance(decoded.labels, torch.Tensor) and decoded.labels.shape == (len(decoded.images),)
+            and isinstance(decoded.labels, torch.Tensor) and decoded.labels.dtype == torch.long
+            and decoded.labels.shape == (len(decoded.images),)
         )
         if not valid:
             log.warning("ignoring the malformed image cache %s; decoding the folder again", path)
@@ -125,7 +127,10 @@ class DecodedFolder:
 def decode_folder(
     content: FolderContent, shape: Sequence[int], background: Sequence[int], max_pixels: int | None
 ) -> DecodedFolder:
-    """Every picture of `content` decoded to `shape`; each unreadable one skipped with a warning (a progress bar on a terminal)."""
+    """Every picture of `content` decoded to `shape`, each unreadable one skipped with a warning.
+
+    A progress bar shows on a terminal.
+    """
     images = torch.empty((len(content.files), *shape), dtype=torch.uint8)
     kept: list[int] = []
     skipped: list[str] = []
@@ -177,14 +182,14 @@ class ImageFolderDataModule(ImageDataModule):
         if len(self.sample_shape) != 3 or self.sample_shape[0] not in (1, 3) or min(self.sample_shape) < 1:
             raise ConfigError(f"data.sample_shape must be [1 or 3, height, width], got {list(self.sample_shape)}")
         if max_image_pixels is not None and max_image_pixels < 1:
-            raise ConfigError(f"data.max_image_pixels must be a positive number of pixels or null, got {max_image_pixels}")
+            raise ConfigError(f"data.max_image_pixels must be a positive pixel count or null, got {max_image_pixels}")
         if len(background) != 3 or not all(0 <= value <= 255 for value in background):
-            raise ConfigError(f"data.background must be an RGB colour [r, g, b] of 0-255 values, got {list(background)}")
+            raise ConfigError(f"data.background must be an RGB colour [r, g, b] of 0-255, got {list(background)}")
         self.path, self.test_fraction = Path(path), test_fraction
         self.cache_dir = Path(cache_dir) if cache_dir else None
         if self.cache_dir and self.cache_dir.resolve().is_relative_to(self.path.resolve()):
-            raise ConfigError(f"data.cache_dir={self.cache_dir} is inside data.path={self.path}: a cache never writes "
-                              f"among the pictures; keep the default ${{paths.data_dir}}/cache/folders or choose another")
+            raise ConfigError(f"data.cache_dir={self.cache_dir} is inside data.path={self.path}: a cache never "
+                              f"writes among the pictures; keep the default ${{paths.data_dir}}/cache/folders")
         self.max_image_pixels, self.background = max_image_pixels, tuple(int(v) for v in background)
         self.class_names = tuple(class_names)
         self.num_classes = len(self.class_names)
@@ -200,7 +205,7 @@ class ImageFolderDataModule(ImageDataModule):
         return self.cache_dir / f"{name}-{content.key(settings)[:24]}.pt"
 
     def read(self) -> DecodedFolder:
-        """The folder's pictures, from the cache when the folder and settings are unchanged, else decoded (and cached)."""
+        """The folder's pictures: from the cache when the files and settings are unchanged, else decoded and cached."""
         content = FolderContent.scan(self.path, self.class_names)
         if not content.files:
             raise DataError(f"no images ({', '.join(IMAGE_SUFFIXES)}) under {self.path}; "
