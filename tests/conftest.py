@@ -85,6 +85,23 @@ def image_folder(tmp_path_factory) -> Path:
     return make_image_folder(tmp_path_factory.mktemp("pictures"))
 
 
+def make_cifar_binary(root: Path, per_file: int = 20) -> Path:
+    """CIFAR-10's binary version in miniature: record i has label i % 10, red = 20·label, green 100, blue 200."""
+    folder = root / "cifar-10-batches-bin"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]:
+        labels = np.arange(per_file) % 10
+        planes = np.stack([np.broadcast_to(value, (per_file, 1024)) for value in (20 * labels[:, None], 100, 200)], 1)
+        records = np.concatenate([labels[:, None], planes.reshape(per_file, 3072)], axis=1).astype(np.uint8)
+        (folder / name).write_bytes(records.tobytes())
+    return root
+
+
+@pytest.fixture(scope="session")
+def cifar_root(tmp_path_factory) -> Path:
+    return make_cifar_binary(tmp_path_factory.mktemp("cifar"), per_file=60)  # 300 training pictures, 60 test
+
+
 @pytest.fixture
 def compose_config(tmp_path: Path) -> Callable[..., DictConfig]:
     """Compose `conf/train.yaml` (or another entry config) as Hydra would, writing into `tmp_path`."""

@@ -19,20 +19,21 @@ EXPERIMENTS = sorted(p.stem for p in (ROOT / "conf" / "experiment").glob("*.yaml
 DEBUG = sorted(p.stem for p in (ROOT / "conf" / "debug").glob("*.yaml"))
 
 
-def offline_data(cfg, idx_root: Path, image_folder: Path) -> None:
-    """Point image datasets at the synthetic IDX files or pictures."""
+def offline_data(cfg, idx_root: Path, image_folder: Path, cifar_root: Path) -> None:
+    """Point image datasets at the synthetic IDX files, CIFAR-10 batches or pictures."""
     with open_dict(cfg):
         if "root" in cfg.data:
-            cfg.data.root, cfg.data.search_dirs, cfg.data.download = str(idx_root), [], False
+            root = cifar_root if cfg.data._target_.endswith("CIFAR10DataModule") else idx_root
+            cfg.data.root, cfg.data.search_dirs, cfg.data.download = str(root), [], False
         if "path" in cfg.data:
             cfg.data.path, cfg.data.sample_shape, cfg.data.batch_size = str(image_folder), [3, 32, 32], 8
 
 
 @pytest.mark.parametrize("data", DATASETS)
 @pytest.mark.parametrize("model", MODELS)
-def test_model_and_data_instantiate_together(compose_config, idx_root, image_folder, model, data):
+def test_model_and_data_instantiate_together(compose_config, idx_root, image_folder, cifar_root, model, data):
     cfg = compose_config([f"model={model}", f"data={data}"])
-    offline_data(cfg, idx_root, image_folder)
+    offline_data(cfg, idx_root, image_folder, cifar_root)
     datamodule = instantiate(cfg.data)
     try:
         module = instantiate(cfg.model)

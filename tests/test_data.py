@@ -1,4 +1,4 @@
-"""The IDX reader and the image datamodule: where files are found, what batches look like."""
+"""The IDX and CIFAR-10 readers and their datamodules: where files are found, what batches look like."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from hydra.utils import instantiate
 
-from conftest import FASHION_DEBIAN, SHARED_MNIST, make_idx_dataset, write_idx
-from ganforge.data import IDXDataModule, ImageFolderDataModule
+from conftest import FASHION_DEBIAN, SHARED_MNIST, make_cifar_binary, make_idx_dataset, write_idx
+from ganforge.data import CIFAR10DataModule, IDXDataModule
 from ganforge.data.base import balanced_labels
-from ganforge.data.images import class_folders
 from ganforge.data.idx import read_idx
 from ganforge.errors import ConfigError, DataError
 
@@ -92,6 +92,13 @@ def test_missing_dataset_names_every_way_to_provide_it(tmp_path):
     assert str(tmp_path) in message and "debian" in message and "download" in message
 
 
+def test_subset_larger_than_the_dataset_trains_on_all_and_says_so(tmp_path, caplog):
+    dm = datamodule(make_idx_dataset(tmp_path, n_train=100), subset=5000)
+    dm.setup("fit")
+    assert len(dm.train_set) == 100
+    assert "data.subset=5000 is more than the 100 samples of the train split" in caplog.text
+
+
 def test_subset_is_a_fixed_random_sample(tmp_path):
     root = make_idx_dataset(tmp_path, n_train=200)
     first, second = datamodule(root, subset=64), datamodule(root, subset=64)
@@ -144,30 +151,63 @@ def test_fashion_found_in_debian_location(tmp_path):
     assert images.shape == (10_000, 1, 28, 28) and torch.bincount(labels).tolist() == [1000] * 10
 
 
-def test_image_folder_labelled_by_subfolder(image_folder):
-    dm = ImageFolderDataModule(str(image_folder), class_folders(image_folder), sample_shape=[3, 32, 32], batch_size=4)
-    train_images, train_labels = dm.load("train")
-    test_images, test_labels = dm.load("test")
-    assert dm.class_names == ("cats", "dogs") and dm.num_classes == 2
-    assert train_images.shape == (22, 3, 32, 32) and test_images.shape == (2, 3, 32, 32)
-    assert train_images.dtype == torch.uint8
-    red_share = train_images[train_labels == 0].float().mean(dim=(0, 2, 3))
-    assert red_share[0] > 150 > red_share[1]  # class 0 pictures are mostly red, as drawn
+CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
 
-def test_image_folder_grayscale_and_unlabelled(image_folder):
-    dm = ImageFolderDataModule(str(image_folder), sample_shape=[1, 28, 28], test_fraction=0.0, batch_size=4)
-    images, labels = dm.load("train")
-    assert images.shape == (24, 1, 28, 28) and set(labels.tolist()) == {0} and dm.num_classes == 0
+def cifar(root: Path, **options) -> CIFAR10DataModule:
+    return CIFAR10DataModule(CIFAR_CLASSES, root=str(root), **{"download": False, "batch_size": 16, **options})
 
 
-def test_image_folder_errors(tmp_path):
-    with pytest.raises(DataError, match="does not exist"):
-        ImageFolderDataModule(str(tmp_path / "nowhere")).load("train")
-    with pytest.raises(DataError, match="no images"):
-        ImageFolderDataModule(str(tmp_path)).load("train")
-    (tmp_path / "broken.png").write_bytes(b"not a png")
-    with pytest.raises(DataError, match="cannot read image .*broken.png"):
-        ImageFolderDataModule(str(tmp_path)).load("train")
-    with pytest.raises(ConfigError, match="test_fraction"):
-        ImageFolderDataModule(str(tmp_path), test_fraction=1.0)
+def test_cifar_binary_batches_read_channel_planes_in_order(cifar_root):
+    train_images, train_labels = cifar(cifar_root).load("train")
+    test_images, test_labels = cifar(cifar_root).load("test")
+    assert train_images.shape == (300, 3, 32, 32) and test_images.shape == (60, 3, 32, 32)
+    assert train_images.dtype == torch.uint8 and train_labels.dtype == torch.int64
+    assert train_labels.tolist()[:12] == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1]
+    assert torch.equal(train_images[:, 0], (20 * train_labels).to(torch.uint8).view(-1, 1, 1).expand(-1, 32, 32))
+    assert (train_images[:, 1] == 100).all() and (train_images[:, 2] == 200).all()
+
+
+def test_cifar_through_the_config_and_the_batch_pipeline(compose_config, cifar_root):
+    cfg = compose_config(["data=cifar10", f"data.root={cifar_root}", "data.download=false", "data.batch_size=16"])
+    dm = instantiate(cfg.data)
+    dm.setup("fit")
+    assert dm.class_names[3] == "cat" and dm.num_classes == 10
+    images, labels = dm.on_after_batch_transfer(next(iter(dm.train_dataloader())), 0)
+    assert images.shape == (16, 3, 32, 32) and images.dtype == torch.float32
+    blue = images[:, 2]
+    assert torch.allclose(blue, torch.full_like(blue, 200 / 127.5 - 1))
+
+
+def test_cifar_found_in_search_dirs(tmp_path, cifar_root):
+    assert len(cifar(tmp_path / "empty", search_dirs=[str(cifar_root)]).load("test")[0]) == 60
+
+
+def test_missing_cifar_is_one_line_saying_how_to_provide_it(tmp_path):
+    with pytest.raises(DataError) as err:
+        cifar(tmp_path).setup("fit")
+    message = str(err.value)
+    assert "\n" not in message and "not found" in message
+    assert str(tmp_path) in message and "cifar-10-python.tar.gz" in message and "data.download=true" in message
+
+
+def test_failed_cifar_download_is_one_line(tmp_path):
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("a file where the data folder should be")
+    expected = "train split not found and the download failed: .*connect to the internet"
+    with pytest.raises(DataError, match=expected) as err:
+        cifar(not_a_folder, download=True).load("train")
+    assert "\n" not in str(err.value)
+
+
+def test_broken_cifar_files_are_reported(tmp_path):
+    root = make_cifar_binary(tmp_path / "binary", per_file=3)
+    batch = root / "cifar-10-batches-bin" / "test_batch.bin"
+    batch.write_bytes(batch.read_bytes()[:-5])
+    with pytest.raises(DataError, match="test_batch.bin is truncated"):
+        cifar(root).load("test")
+    (tmp_path / "python" / "cifar-10-batches-py").mkdir(parents=True)
+    with pytest.raises(DataError, match="cifar-10-batches-py is incomplete or corrupt"):
+        cifar(tmp_path / "python").load("train")
+    with pytest.raises(ConfigError, match=r"sample_shape=\[3, 32, 32\]"):
+        cifar(make_cifar_binary(tmp_path / "ok", per_file=2), sample_shape=[3, 64, 64]).load("test")

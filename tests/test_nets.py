@@ -4,11 +4,24 @@ from __future__ import annotations
 
 import pytest
 import torch
+from hydra.utils import instantiate
 
+from conftest import ROOT
 from ganforge.errors import ConfigError
-from ganforge.nets import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator, init_normal_
+from ganforge.nets import (
+    ACGANDiscriminator,
+    ACGANGenerator,
+    DCGANDiscriminator,
+    DCGANGenerator,
+    MLPDiscriminator,
+    MLPGenerator,
+    init_normal_,
+)
+from ganforge.nets.common import grid_halvings, widths_toward_image
 
 N = 6
+# Every model config that draws images (the toy GAN draws points; the classifier draws nothing).
+IMAGE_MODELS = sorted(p.stem for p in (ROOT / "conf" / "model").glob("*.yaml") if p.stem not in ("toy", "classifier"))
 
 
 @pytest.mark.parametrize("num_classes", [0, 10])
@@ -48,7 +61,7 @@ def test_label_changes_conditional_output():
 
 def test_dcgan_lab_architecture():
     generator = DCGANGenerator()
-    assert generator.base_size == 7 and generator.project[0].out_features == 7 * 7 * 256
+    assert generator.project.grid_shape == (256, 7, 7) and generator.project.body[0].out_features == 7 * 7 * 256
     widths = [m.out_channels for m in generator.upsample if isinstance(m, torch.nn.ConvTranspose2d)]
     assert widths == [128, 64, 1]
     discriminator = DCGANDiscriminator()
@@ -63,10 +76,76 @@ def test_course_mlp_sizes():
 
 
 def test_dcgan_rejects_sizes_it_cannot_build():
-    with pytest.raises(ConfigError, match="divides by"):
-        DCGANGenerator(image_shape=(1, 30, 30))
+    for generator_cls in (DCGANGenerator, ACGANGenerator):
+        with pytest.raises(ConfigError, match="must be even"):
+            generator_cls(image_shape=(1, 27, 27))
+        with pytest.raises(ConfigError, match="must be even and larger"):
+            generator_cls(image_shape=(1, 6, 6))
     with pytest.raises(ConfigError, match="odd"):
         DCGANDiscriminator(kernel_size=4)
+    with pytest.raises(ConfigError, match="positive widths"):
+        DCGANGenerator(channels=[])
+
+
+@pytest.mark.parametrize(
+    "side, coarsest, exact, halvings, grid",
+    [(28, 7, True, 2, 7), (32, 7, True, 3, 4), (64, 7, True, 4, 4), (128, 7, True, 5, 4), (30, 7, True, 1, 15),
+     (28, 2, False, 4, 2), (30, 7, False, 3, 4), (64, 2, False, 5, 2)],
+)
+def test_grid_halves_until_its_side_is_small(side, coarsest, exact, halvings, grid):
+    assert grid_halvings((1, side, side), coarsest, exact) == (halvings, (grid, grid))
+
+
+def test_one_channel_list_serves_every_depth():
+    assert widths_toward_image([512, 256, 128, 64], 3) == [256, 128, 64]
+    assert widths_toward_image([512, 256, 128, 64], 5) == [512, 512, 256, 128, 64]
+    assert widths_toward_image([64], 2) == [64, 64]
+
+
+@pytest.mark.parametrize("side, grid, doublings", [(28, 7, 2), (32, 4, 3), (64, 4, 4), (128, 4, 5)])
+def test_depth_follows_the_image_size(side, grid, doublings):
+    generator = DCGANGenerator(image_shape=(3, side, side), channels=[512, 256, 128, 64])
+    upsampling = [m for m in generator.upsample if isinstance(m, torch.nn.ConvTranspose2d)]
+    assert generator.project.grid_shape[1:] == (grid, grid)
+    assert [m.stride[0] for m in upsampling] == [1] + [2] * doublings
+    assert [m.out_channels for m in upsampling][-3:] == [128, 64, 3]  # the fine end of the list is always kept
+    discriminator = DCGANDiscriminator(image_shape=(3, side, side), channels=[64, 128, 256, 512])
+    convs = [m for m in discriminator.body if isinstance(m, torch.nn.Conv2d)]
+    assert len(convs) == doublings and convs[0].out_channels == 64
+    assert discriminator.head.in_features == convs[-1].out_channels * grid * grid
+    acgan_generator = ACGANGenerator(image_shape=(3, side, side))
+    assert acgan_generator.project.grid_shape[1:] == (grid, grid)
+    assert sum(isinstance(m, torch.nn.ConvTranspose2d) for m in acgan_generator.synthesis) == doublings
+
+
+def test_acgan_discriminator_ends_at_two_by_two():
+    for side, convs in ((28, 4), (32, 4), (64, 5)):
+        discriminator = ACGANDiscriminator(image_shape=(1, side, side), num_classes=3)
+        widths = [m.out_channels for m in discriminator.body if isinstance(m, torch.nn.Conv2d)]
+        assert widths == [64, 128, 256, 512, 512][:convs]
+        assert discriminator.validity.in_features == widths[-1] * 2 * 2
+
+
+@pytest.mark.parametrize("shape", [(1, 32, 32), (3, 32, 32), (1, 64, 64), (3, 64, 64)])
+@pytest.mark.parametrize("model", IMAGE_MODELS)
+def test_every_image_model_config_builds_nets_for_the_data_size(compose_config, image_folder, model, shape):
+    """The nets of each image model, from its config, at the size data.sample_shape alone sets: one forward/backward."""
+    cfg = compose_config([f"model={model}", "data=folder", f"data.path={image_folder}",
+                          f"data.sample_shape=[{','.join(map(str, shape))}]"])
+    torch.manual_seed(0)
+    generator, discriminator = instantiate(cfg.model.generator), instantiate(cfg.model.discriminator)
+    labels = torch.arange(4) % 2  # the folder's two classes
+    fake = generator(torch.randn(4, generator.latent_dim), labels)
+    assert fake.shape == (4, *shape)
+    critique = discriminator(fake, labels)
+    assert critique.logits.shape == (4,)
+    loss = critique.logits.mean()
+    if critique.class_logits is not None:
+        loss = loss + critique.class_logits.logsumexp(1).mean()
+    loss.backward()
+    for net in (generator, discriminator):
+        assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in net.parameters() if p.requires_grad)
+    assert any(p.grad.abs().sum() > 0 for p in generator.parameters())
 
 
 def test_normal_init_statistics():
@@ -74,5 +153,5 @@ def test_normal_init_statistics():
     init_normal_(generator, 0.02)
     weights = torch.cat([m.weight.flatten() for m in generator.modules() if isinstance(m, torch.nn.ConvTranspose2d)])
     assert abs(weights.mean()) < 1e-3 and 0.018 < weights.std() < 0.022
-    batch_norm = generator.project[1]
+    batch_norm = generator.project.body[1]
     assert abs(batch_norm.weight.mean() - 1) < 0.01 and torch.all(batch_norm.bias == 0)

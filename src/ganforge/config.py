@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from omegaconf import OmegaConf
 
-from ganforge.data.images import class_folders
+from ganforge.data.folder import class_folders
 from ganforge.errors import ConfigError
 from ganforge.resume import run_directory
 

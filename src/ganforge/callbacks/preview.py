@@ -51,8 +51,17 @@ class ImageGrid:
         self.size = size
 
     def __call__(self, fake: torch.Tensor, labels: torch.Tensor, gan: GAN, datamodule: GANDataModule) -> np.ndarray:
-        rows = datamodule.num_classes if datamodule.num_classes and gan.conditional else 0
-        return image_grid(fake, nrow=len(fake) // rows if rows else round(math.sqrt(len(fake))))
+        """An about square grid; for a conditional model each class starts a row (10 classes of 10: a row each)."""
+        columns = math.ceil(math.sqrt(len(fake)))
+        if not (datamodule.num_classes and gan.conditional):
+            return image_grid(fake, nrow=columns)
+        columns = min(columns, int(torch.bincount(labels).max()))
+        blank = torch.full_like(fake[:1], 255)  # the grid's padding colour: a class's row ends in empty tiles
+        blocks = []
+        for label in range(datamodule.num_classes):
+            block = fake[labels == label]
+            blocks += [block, blank.expand(-len(block) % columns, *fake.shape[1:])]
+        return image_grid(torch.cat(blocks), nrow=columns)
 
 
 def window(datamodule: GANDataModule, extent: float) -> Limits:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
@@ -10,6 +11,8 @@ import torch
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, TensorDataset
 
 from ganforge.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 
 def balanced_labels(n: int, num_classes: int) -> torch.Tensor:
@@ -66,7 +69,10 @@ class GANDataModule(L.LightningDataModule, ABC):
         if self.train_set is not None:
             return
         samples, labels = self.load(self.train_split)
-        if self.subset is not None and self.subset < len(samples):
+        if self.subset is not None and self.subset > len(samples):
+            log.warning("data.subset=%d is more than the %d samples of the %s split: training on all of them",
+                        self.subset, len(samples), self.train_split)
+        elif self.subset is not None and self.subset < len(samples):
             keep = torch.randperm(len(samples), generator=torch.Generator().manual_seed(0))[: self.subset]
             samples, labels = samples[keep], labels[keep]
         if len(samples) < self.batch_size:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -45,28 +44,12 @@ def idx_file(folder: Path, split: str, kind: str) -> Path | None:
     return None
 
 
-def find_split(folders: Sequence[Path], split: str) -> tuple[Path, Path] | None:
-    """The first folder holding both the images and the labels of `split`."""
-    for folder in folders:
-        images, labels = idx_file(folder, split, "images"), idx_file(folder, split, "labels")
-        if images and labels:
-            return images, labels
-    return None
-
-
-def load_split(
-    folders: Sequence[Path], split: str, download: Callable[[], Path] | None, how_to_provide: str
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Images (N×1×H×W uint8) and labels (N int64) of `split`, downloading only when nothing local has it."""
-    found = find_split(folders, split)
-    if found is None and download is not None:
-        try:
-            found = find_split([download()], split)
-        except Exception as err:  # noqa: BLE001 - any download failure means the same thing to the user
-            raise DataError(f"{split} split not found and the download failed: {one_line(err)}; {how_to_provide}") from err
-    if found is None:
-        raise DataError(f"{split} split not found; {how_to_provide}")
-    images, labels = (read_idx(path) for path in found)
+def read_split(folder: Path, split: str) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Images (N×1×H×W uint8) and labels (N int64) of `split` from `folder`, when it holds both files."""
+    images_file, labels_file = idx_file(folder, split, "images"), idx_file(folder, split, "labels")
+    if not (images_file and labels_file):
+        return None
+    images, labels = read_idx(images_file), read_idx(labels_file)
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
-        raise DataError(f"{found[0]} and {found[1]} do not belong together; replace them with the original files")
+        raise DataError(f"{images_file} and {labels_file} do not belong together; replace them with the original files")
     return images.unsqueeze(1), labels.long()

@@ -1,15 +1,24 @@
-"""Convolutional generator and discriminator of the DCGAN family (the MNIST lab's architecture)."""
+"""Convolutional generator and discriminator of the DCGAN family (the MNIST lab's architecture).
+
+Their depth follows the image size: the image is halved until its sides are at most `coarsest_side`,
+which gives the generator's first grid and the discriminator's last (28 → 7, 32 and 64 → 4).
+"""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
 from torch import nn
 
 from ganforge.errors import ConfigError
-from ganforge.nets.common import Critique, LabelEmbedding, image_dims, square_base
+from ganforge.nets.common import (
+    Critique,
+    LatentProjection,
+    discriminator_stages,
+    generator_stages,
+    image_dims,
+)
 
 
 def _same_padding(kernel_size: int) -> int:
@@ -19,10 +28,12 @@ def _same_padding(kernel_size: int) -> int:
 
 
 class DCGANGenerator(nn.Module):
-    """z (+ label embedding) → Dense to channels[0]×s×s → ConvT stride 1 → ConvT stride 2 … → image, tanh.
+    """z (+ label embedding) → Dense to a coarse grid → ConvT stride 1 → ConvT stride 2 … → image, tanh.
 
-    Every hidden layer is BN + LeakyReLU. With channels (256, 128, 64) and 28×28 images this is
-    7×7×256 → 7×7×128 → 14×14×64 → 28×28×C.
+    Every hidden layer is BN + LeakyReLU. With 28×28 images the grid starts at 7×7 and doubles twice:
+    channels (256, 128, 64) give 7×7×256 → 7×7×128 → 14×14×64 → 28×28×C. A 64×64 image starts at 4×4
+    and doubles four times, so it needs five widths: `channels` (coarse to fine) is fitted to that count
+    by `widths_toward_image` (the last entries kept, the first repeated).
     """
 
     def __init__(
@@ -34,36 +45,35 @@ class DCGANGenerator(nn.Module):
         negative_slope: float = 0.3,
         num_classes: int = 0,
         embed_dim: int = 50,
+        coarsest_side: int = 7,
     ) -> None:
         super().__init__()
-        out_channels, self.base_size = square_base(image_shape, channels, "DCGAN")
+        out_channels = image_dims(image_shape)[0]
+        widths, grid = generator_stages(image_shape, channels, coarsest_side, "DCGAN")
         self.latent_dim, self.num_classes = latent_dim, num_classes
-        self.base_channels = channels[0]
         padding = _same_padding(kernel_size)
-        self.condition = LabelEmbedding(num_classes, embed_dim)
-        self.project = nn.Sequential(
-            nn.Linear(latent_dim + self.condition.extra_features, channels[0] * self.base_size**2, bias=False),
-            nn.BatchNorm1d(channels[0] * self.base_size**2),
-            nn.LeakyReLU(negative_slope),
-        )
+        self.project = LatentProjection(latent_dim, widths[0], grid, num_classes, embed_dim, negative_slope)
         layers: list[nn.Module] = []
-        for i, (fan_in, fan_out) in enumerate(zip(channels[:-1], channels[1:])):
+        for i, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:])):
             stride = 1 if i == 0 else 2
             layers += [
                 nn.ConvTranspose2d(fan_in, fan_out, kernel_size, stride, padding, output_padding=stride - 1, bias=False),
                 nn.BatchNorm2d(fan_out),
                 nn.LeakyReLU(negative_slope),
             ]
-        layers += [nn.ConvTranspose2d(channels[-1], out_channels, kernel_size, 2, padding, output_padding=1), nn.Tanh()]
+        layers += [nn.ConvTranspose2d(widths[-1], out_channels, kernel_size, 2, padding, output_padding=1), nn.Tanh()]
         self.upsample = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        grid = self.project(self.condition(z, labels)).view(len(z), self.base_channels, self.base_size, self.base_size)
-        return self.upsample(grid)
+        return self.upsample(self.project(z, labels))
 
 
 class DCGANDiscriminator(nn.Module):
-    """Image (+ a label map as an extra channel) → stride-2 convs with LeakyReLU and dropout → one logit."""
+    """Image (+ a label map as an extra channel) → stride-2 convs with LeakyReLU and dropout → one logit.
+
+    One conv per halving down to `coarsest_side` (28 → 14 → 7, 64 → 32 → 16 → 8 → 4); `channels` lists
+    the widths from the image inward and is fitted to that count (the first entries kept, the last repeated).
+    """
 
     def __init__(
         self,
@@ -74,11 +84,13 @@ class DCGANDiscriminator(nn.Module):
         dropout: float = 0.3,
         num_classes: int = 0,
         embed_dim: int = 50,
+        coarsest_side: int = 7,
     ) -> None:
         super().__init__()
         in_channels, height, width = image_dims(image_shape)
         self.num_classes, self.image_shape = num_classes, tuple(image_shape)
         padding = _same_padding(kernel_size)
+        widths, (final_height, final_width) = discriminator_stages(image_shape, channels, coarsest_side)
         # The label enters as one more image channel: its embedding, projected to H×W.
         self.label_map = (
             nn.Sequential(nn.Embedding(num_classes, embed_dim), nn.Linear(embed_dim, height * width))
@@ -87,12 +99,11 @@ class DCGANDiscriminator(nn.Module):
         )
         layers: list[nn.Module] = []
         fan_in = in_channels + (1 if num_classes else 0)
-        for fan_out in channels:
+        for fan_out in widths:
             layers += [nn.Conv2d(fan_in, fan_out, kernel_size, 2, padding), nn.LeakyReLU(negative_slope), nn.Dropout(dropout)]
             fan_in = fan_out
-            height, width = math.ceil(height / 2), math.ceil(width / 2)
         self.body = nn.Sequential(*layers, nn.Flatten())
-        self.head = nn.Linear(channels[-1] * height * width, 1)
+        self.head = nn.Linear(widths[-1] * final_height * final_width, 1)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> Critique:
         if self.label_map is not None:
