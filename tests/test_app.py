@@ -220,17 +220,19 @@ def test_a_taken_port_is_refused_and_a_freed_one_accepted():
 
 
 @pytest.mark.parametrize(
-    ("case", "message"),
+    ("case", "settings", "message"),
     [
-        ("no checkpoint", "no checkpoint given: add ckpt=PATH"),
-        ("missing", "checkpoint not found: .*missing.ckpt"),
-        ("not a checkpoint", "cannot read checkpoint .*notes.txt; it is corrupt or not a checkpoint"),
-        ("classifier", "mnist.pt holds a Classifier, not a GAN"),
-        ("taken port", "is taken"),
-        ("zoom 0", "picture.zoom must be a whole number of at least 1"),
+        ("no checkpoint", [], "no checkpoint given: add ckpt=PATH"),
+        ("missing", [], "checkpoint not found: .*missing.ckpt"),
+        ("not a checkpoint", [], "cannot read checkpoint .*notes.txt; it is corrupt or not a checkpoint"),
+        ("classifier", [], "mnist.pt holds a Classifier, not a GAN"),
+        ("taken port", [], "is taken"),
+        ("zoom 0", ["picture.zoom=0"], "picture.zoom must be a whole number of at least 1"),
+        ("compare more", ["compare.samples=65"], r"compare.samples must be at most playground.max_samples \(64\)"),
+        ("seed", ["seed=abc"], "seed must be a whole number or null"),
     ],
 )
-def test_bad_input_stops_the_app_before_its_server_starts(compose_config, tiny, tmp_path, case, message):
+def test_bad_input_stops_the_app_before_its_server_starts(compose_config, tiny, tmp_path, case, settings, message):
     (tmp_path / "notes.txt").write_text("not a checkpoint")
     ckpt = {"no checkpoint": "null", "missing": tmp_path / "missing.ckpt", "not a checkpoint": tmp_path / "notes.txt",
             "classifier": tiny.classifier_dir / "mnist.pt"}.get(case, tiny.ckpt)
@@ -238,9 +240,8 @@ def test_bad_input_stops_the_app_before_its_server_starts(compose_config, tiny, 
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1] if case == "taken port" else free_port()
-        overrides = [f"ckpt={ckpt}", f"port={port}", *(["picture.zoom=0"] if case == "zoom 0" else [])]
         with pytest.raises(GanforgeError, match=message):
-            serve(compose_config(overrides, config_name="app"))
+            serve(compose_config([f"ckpt={ckpt}", f"port={port}", *settings], config_name="app"))
 
 
 def test_app_py_reports_bad_input_in_one_line(tmp_path):

@@ -41,14 +41,22 @@ def check_port(host: str, port: int) -> None:
 
 
 def check_settings(cfg: DictConfig) -> None:
+    """A ConfigError for a picture or page setting that cannot work."""
+    playground = cfg.playground
     for key, value, low in (("picture.zoom", cfg.picture.zoom, 1), ("picture.padding", cfg.picture.padding, 0),
-                            ("playground.samples", cfg.playground.samples, 1),
-                            ("playground.max_samples", cfg.playground.max_samples, cfg.playground.samples),
-                            ("compare_cache", cfg.compare_cache, 1)):
+                            ("playground.samples", playground.samples, 1),
+                            ("playground.max_samples", playground.max_samples, playground.samples),
+                            ("compare.samples", cfg.compare.samples, 1), ("compare.cache", cfg.compare.cache, 1),
+                            ("keep_files", cfg.keep_files, 1)):
         if not isinstance(value, int) or value < low:
             raise ConfigError(f"{key} must be a whole number of at least {low}, got {value!r}")
-    if not cfg.playground.max_truncation > 0:
-        raise ConfigError(f"playground.max_truncation must be positive, got {cfg.playground.max_truncation}")
+    if cfg.compare.samples > playground.max_samples:
+        raise ConfigError(f"compare.samples must be at most playground.max_samples ({playground.max_samples}), "
+                          f"got {cfg.compare.samples}")
+    if not playground.max_truncation > 0:
+        raise ConfigError(f"playground.max_truncation must be positive, got {playground.max_truncation}")
+    if cfg.seed is not None and not isinstance(cfg.seed, int):
+        raise ConfigError(f"seed must be a whole number or null, got {cfg.seed!r}")
 
 
 def serve(cfg: DictConfig) -> None:
@@ -64,10 +72,10 @@ def serve(cfg: DictConfig) -> None:
     os.environ["GRADIO_TEMP_DIR"] = str(Path(cfg.files_dir).resolve())
     from ganforge.app.ui import CSS, PageSettings, build_page
 
-    cache = ModelCache(device, cfg.data, cfg.compare_cache)
+    cache = ModelCache(device, cfg.data, cfg.compare.cache)
     cache.add(model)
     settings = PageSettings(cfg.playground.samples, cfg.playground.max_samples, cfg.playground.max_truncation,
-                            Path(cfg.train_dir), Path(cfg.eval_dir))
+                            cfg.compare.samples, cfg.keep_files, Path(cfg.train_dir), Path(cfg.eval_dir))
     page = build_page(model, dealer, canvas, cache, settings)
     try:
         page.launch(server_name=cfg.host, server_port=cfg.port, share=False, inbrowser=False, quiet=True,

@@ -41,11 +41,14 @@ Classes = list[tuple[str, int]]  # (name, index) choices
 
 @dataclass(frozen=True)
 class PageSettings:
-    """What the page offers: sample counts, the truncation range, and where runs and evaluations are found."""
+    """What the page offers: sample counts, the truncation range, how long pictures are kept, and where runs and
+    evaluations are found."""
 
     samples: int
     max_samples: int
     max_truncation: float
+    compare_samples: int
+    keep_files: int  # seconds
     train_dir: Path
     eval_dir: Path
 
@@ -80,7 +83,8 @@ def build_page(model: AppModel, dealer: RoundDealer, canvas: Canvas, cache: Mode
                settings: PageSettings) -> gr.Blocks:
     """The app's page for `model` (the checkpoint given on the command line)."""
     classes = [(name, index) for index, name in enumerate(model.class_names)]
-    with gr.Blocks(title="ganforge", analytics_enabled=False) as page:
+    keep = (settings.keep_files, settings.keep_files)
+    with gr.Blocks(title="ganforge", analytics_enabled=False, delete_cache=keep) as page:
         gr.Markdown(f"## ganforge: what does this GAN do?\n{model.describe()}", elem_id="header")
         with gr.Tab("Real or fake?"):
             real_or_fake_tab(page, model, dealer, classes)
@@ -198,7 +202,7 @@ def compare_tab(model: AppModel, canvas: Canvas, cache: ModelCache, settings: Pa
         first = gr.Dropdown(choices, value=choices[0], allow_custom_value=True, label="Checkpoint A")
         second = gr.Dropdown(choices, value=(same_run or choices)[0], allow_custom_value=True, label="Checkpoint B")
         seed = gr.Number(0, precision=0, minimum=0, label="Seed (of the first sample)")
-        count = gr.Slider(1, settings.max_samples, min(8, settings.max_samples), step=1, label="Samples (per class)")
+        count = gr.Slider(1, settings.max_samples, settings.compare_samples, step=1, label="Samples (per class)")
     run = gr.Button("Compare", variant="primary", elem_id="compare")
     shown = []
     with gr.Row():
