@@ -70,6 +70,7 @@ def serve(cfg: DictConfig) -> None:
 
     os.environ.update(OFFLINE_ENVIRONMENT)
     os.environ["GRADIO_TEMP_DIR"] = str(Path(cfg.files_dir).resolve())
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # Gradio's start-up checks of its own URL
     from ganforge.app.ui import CSS, PageSettings, build_page
 
     cache = ModelCache(device, cfg.data, cfg.compare.cache)
