@@ -32,6 +32,19 @@ def trained_checkpoint(tmp_path_factory: pytest.TempPathFactory, model: str) -> 
     return sorted(run.glob("logs/train/runs/*/checkpoints/last.ckpt"))[0]
 
 
+def trained_classifier_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The classifier folder of `python train.py model=classifier data=mnist` on the synthetic bars (one epoch):
+    it holds mnist.pt, the domain classifier of the datasets the checkpoints above were trained on."""
+    base = tmp_path_factory.getbasetemp() / "run-classifier"
+    folder = base / "data" / "classifiers"
+    if (folder / "mnist.pt").is_file():
+        return folder
+    result = run_entry("train.py", "model=classifier", "data=mnist", *data_overrides(synthetic_data(base.parent)),
+                       *path_overrides(base), "trainer.max_epochs=1")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return folder
+
+
 # Fixtures of the test modules that need these checkpoints (imported there by name).
 @pytest.fixture(scope="module")
 def cgan_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
