@@ -45,7 +45,7 @@ from ganforge.app.playground import (
 from ganforge.app.server import check_port, serve
 from ganforge.checkpoint import load_gan, load_module
 from ganforge.errors import ConfigError, GanforgeError
-from ganforge.generation import draw_noise, render
+from ganforge.sampling import draw_noise, render
 from ganforge.models.classifier import Classifier
 from trained_runs import synthetic_data, trained_checkpoint, trained_classifier_dir
 

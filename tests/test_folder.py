@@ -12,7 +12,9 @@ import torch
 from hydra.utils import instantiate
 from PIL import Image
 
+from ganforge.callbacks.preview import ImageGrid
 from ganforge.data import ImageFolderDataModule
+from ganforge.data.base import balanced_labels
 from ganforge.data.folder import class_folders
 from ganforge.errors import ConfigError, DataError
 
@@ -261,12 +263,11 @@ GRID_LAYOUTS = {
 
 @pytest.mark.parametrize("model, preview_size", sorted(GRID_LAYOUTS))
 def test_sample_grid_has_the_right_size_and_colours(compose_config, image_folder, model, preview_size):
-    cfg = compose_config([f"model={model}", "data=folder", f"data.path={image_folder}", "data.sample_shape=[3,32,32]",
-                          f"data.preview_size={preview_size}"])
+    cfg = compose_config([f"model={model}", "data=folder", f"data.path={image_folder}", "data.sample_shape=[3,32,32]"])
     dm, gan = instantiate(cfg.data), instantiate(cfg.model)
     colours = torch.randint(0, 256, (preview_size, 3), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
     fake = colours.view(-1, 3, 1, 1).expand(-1, 3, 32, 32).contiguous()
-    grid = dm.render_preview(fake, dm.preview_labels(), gan)
+    grid = ImageGrid(preview_size)(fake, balanced_labels(preview_size, max(dm.num_classes, 1)), gan, dm)
     columns, layout = GRID_LAYOUTS[model, preview_size]
     rows = -(-len(layout) // columns)
     assert grid.dtype == np.uint8 and grid.shape == (rows * 34 + 2, columns * 34 + 2, 3)
@@ -275,10 +276,9 @@ def test_sample_grid_has_the_right_size_and_colours(compose_config, image_folder
 
 
 def test_grey_samples_make_a_grey_grid(compose_config, image_folder):
-    cfg = compose_config(["model=gan", "data=folder", f"data.path={image_folder}", "data.sample_shape=[1,32,32]",
-                          "data.preview_size=4"])
+    cfg = compose_config(["model=gan", "data=folder", f"data.path={image_folder}", "data.sample_shape=[1,32,32]"])
     dm, gan = instantiate(cfg.data), instantiate(cfg.model)
     fake = torch.tensor([0, 60, 120, 250], dtype=torch.uint8).view(4, 1, 1, 1).expand(4, 1, 32, 32)
-    grid = dm.render_preview(fake, dm.preview_labels(), gan)
+    grid = ImageGrid(4)(fake, balanced_labels(4, 1), gan, dm)
     assert grid.shape == (70, 70, 3)
     assert [tile(grid, i, 2) for i in range(4)] == [[v] * 3 for v in (0, 60, 120, 250)]

@@ -17,11 +17,12 @@ LAYERS: list[tuple[tuple[str, ...], bool]] = [
     (("viz",), False),  # drawing only: nothing of ganforge but viz
     (("errors",), False),
     (("nets",), False),
-    (("losses", "objectives", "regularisers"), True),
+    (("losses", "objectives", "regularisers", "augment"), True),
     (("models",), False),
     (("data", "metrics"), False),
-    (("sampling", "checkpoint", "quiet_trainer", "domain_classifier", "callbacks", "training", "evaluation",
+    (("sampling", "checkpoint", "quiet_trainer", "domain_classifier", "callbacks", "training", "resume", "evaluation",
       "generation", "config", "cli"), True),
+    (("app",), False),  # the evaluation app: a user-facing entry like train.py and evaluate.py
 ]
 # What some rooms must not import even where the layers would allow it (packages, ganforge's or others).
 FORBIDDEN: dict[str, tuple[str, ...]] = {

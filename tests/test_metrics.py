@@ -268,7 +268,7 @@ def test_a_classifier_trained_on_first_use_leaves_the_run_as_it_would_be(compose
         cfg.paths.output_dir = str(tmp_path / run)
         train(cfg)
         with open(tmp_path / run / "csv" / "metrics.csv") as f:
-            logged.append([(row["train/loss_d_step"], row["train/loss_g_step"], row["val/fid_domain"]) for row in csv.DictReader(f)])
+            logged.append([(row["train/loss_d"], row["train/loss_g"], row["val/fid_domain"]) for row in csv.DictReader(f)])
     assert (tmp_path / "data" / "classifiers" / "mnist.pt").is_file()
     assert logged[0] == logged[1] and any(fid for _, _, fid in logged[0])
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import functools
 
 import lightning as L
@@ -62,20 +63,57 @@ def test_discriminator_takes_n_critic_steps_per_generator_step(idx_root, n_criti
     assert trainer.global_step == 15 + 15 // n_critic  # Lightning counts every optimizer step
 
 
-def test_discriminator_step_leaves_generator_untouched(idx_root):
+def test_the_n_critic_rhythm_runs_across_epoch_ends(idx_root):
+    # 3 batches per epoch, n_critic 2, two epochs: G steps after D steps 1, 3 and 5, wherever the epochs end.
     model = small_gan(n_critic=2)
-    before = [p.detach().clone() for p in model.generator.parameters()]
-    fit(model, idx_root, batches=1)  # one D step, no G step yet
-    assert all(torch.equal(p, b) for p, b in zip(model.generator.parameters(), before))
+    datamodule = IDXDataModule("MNIST", DIGITS, root=str(idx_root), download=False, batch_size=16, subset=48)
+    trainer = L.Trainer(accelerator="cpu", max_epochs=2, logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False)
+    trainer.fit(model, datamodule=datamodule)
+    assert optimizer_steps(trainer) == [6, 3]
+    assert (model.discriminator_steps, model.generator_steps) == (6, 3)
 
 
-def test_logged_metrics(idx_root):
-    trainer = fit(small_gan(), idx_root, batches=2)
-    logged = set(trainer.logged_metrics)
-    for name in ("loss_d", "loss_g", "d_x", "d_g_z", "acc_real", "acc_fake", "lr_d", "lr_g"):
-        assert f"train/{name}_step" in logged and f"train/{name}_epoch" in logged
-    assert 0.0 <= trainer.logged_metrics["train/d_x_epoch"] <= 1.0
-    assert trainer.logged_metrics["train/lr_g_epoch"] == pytest.approx(2e-4)
+class GeneratorSnapshots(L.Callback):
+    """G's and D's weights after every batch."""
+
+    def __init__(self) -> None:
+        self.after: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        flat = [torch.cat([p.detach().flatten() for p in net.parameters()]) for net in (pl_module.generator, pl_module.discriminator)]
+        self.after.append((flat[0].clone(), flat[1].clone()))
+
+
+def test_a_discriminator_step_alone_leaves_the_generator_untouched(idx_root):
+    snapshots = GeneratorSnapshots()
+    datamodule = IDXDataModule("MNIST", DIGITS, root=str(idx_root), download=False, batch_size=16)
+    trainer = L.Trainer(accelerator="cpu", max_epochs=1, limit_train_batches=2, logger=False, callbacks=[snapshots],
+                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+    trainer.fit(small_gan(n_critic=2), datamodule=datamodule)
+    (g_first, d_first), (g_second, d_second) = snapshots.after
+    assert torch.equal(g_first, g_second)  # batch 2: D's step only
+    assert not torch.equal(d_first, d_second)
+
+
+def test_logged_metrics(idx_root, tmp_path):
+    datamodule = IDXDataModule("MNIST", DIGITS, root=str(idx_root), download=False, batch_size=16, subset=64)
+    logger = L.pytorch.loggers.CSVLogger(tmp_path, name="", version="")
+    trainer = L.Trainer(accelerator="cpu", max_epochs=1, logger=logger, log_every_n_steps=1, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False)
+    trainer.fit(small_gan(), datamodule=datamodule)
+    logger.save()
+    with open(tmp_path / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    names = ("loss_d", "loss_g", "d_x", "d_g_z", "acc_real", "acc_fake", "lr_d", "lr_g")
+    steps = [row for row in rows if row["train/loss_d"]]
+    assert [int(row["step"]) for row in steps] == [1, 2, 3, 4]  # every batch, counted from 1
+    (epoch,) = [row for row in rows if row["train/loss_d_epoch"]]
+    for name in names:
+        assert all(row[f"train/{name}"] for row in steps) and epoch[f"train/{name}_epoch"], name
+    # the epoch value is the mean of the batches' values
+    assert float(epoch["train/loss_d_epoch"]) == pytest.approx(sum(float(r["train/loss_d"]) for r in steps) / 4, rel=1e-5)
+    assert float(epoch["train/lr_g_epoch"]) == pytest.approx(2e-4)
 
 
 def test_gradient_clipping_bounds_the_update(idx_root):

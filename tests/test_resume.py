@@ -79,14 +79,15 @@ def start_training(tmp_path: Path, idx_root: Path) -> subprocess.Popen:
     """A long run on the synthetic data (1000 epochs of 4 batches), started as a user would; stderr to a file
     (a full pipe would block the run)."""
     command = [sys.executable, str(ROOT / "train.py"), *short_run(idx_root, "gan"), *path_overrides(tmp_path),
-               "trainer.max_epochs=1000", "callbacks.sample_preview.gif=false", "data.preview_every_n_epochs=1000"]
+               "trainer.max_epochs=1000", "callbacks.sample_preview.gif=false", "callbacks.sample_preview.every_n_epochs=1000"]
     stderr = open(tmp_path / "stderr.txt", "w")  # noqa: SIM115 - closed with the process
     return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr, text=True)
 
 
-def wait_for(path_glob: str, base: Path, timeout: float = 120) -> Path:
+def wait_for(path_glob: str, base: Path, process: subprocess.Popen, timeout: float = 120) -> Path:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        assert process.poll() is None, (base / "stderr.txt").read_text()[-2000:]
         found = sorted(base.glob(path_glob))
         if found:
             return found[0]
@@ -97,7 +98,7 @@ def wait_for(path_glob: str, base: Path, timeout: float = 120) -> Path:
 @pytest.mark.parametrize("stop, exit_code", [(signal.SIGTERM, 128 + signal.SIGTERM), (signal.SIGINT, 1)])
 def test_sigterm_and_ctrl_c_save_a_checkpoint_and_exit_non_zero(tmp_path, idx_root, stop, exit_code):
     process = start_training(tmp_path, idx_root)
-    last = wait_for("logs/train/runs/*/checkpoints/last.ckpt", tmp_path)
+    last = wait_for("logs/train/runs/*/checkpoints/last.ckpt", tmp_path, process)
     saved_at = read_checkpoint(last)["global_step"]
     time.sleep(1.0)  # a few more batches
     process.send_signal(stop)

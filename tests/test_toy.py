@@ -16,6 +16,7 @@ from torch import nn
 from ganforge.callbacks.preview import HistogramWithCritic, ImageGrid, ScatterWithCritic, verdict_on_grid, window
 from ganforge.cli import user_error
 from ganforge.data import Gaussian1D, Sine2D
+from ganforge.data.base import balanced_labels
 from ganforge.errors import ConfigError
 from ganforge.losses import NonSaturating
 from ganforge.models.base import GAN
@@ -117,16 +118,16 @@ def test_the_sine_preview_shows_d_as_a_heat_map_rows_along_x2():
     assert ScatterWithCritic.title(fake, real) == "mean distance of a generated point to the nearest real one: 0.300"
 
 
-@pytest.mark.parametrize(("conditional", "count", "rows"), [(True, 100, 10), (False, 100, 10), (False, 20, 5)])
-def test_the_image_preview_is_one_row_per_class_or_a_square(idx_root, conditional, count, rows):
+@pytest.mark.parametrize(("conditional", "count", "rows", "columns"), [(True, 100, 10, 10), (False, 100, 10, 10), (False, 20, 4, 5)])
+def test_the_image_preview_is_one_row_per_class_or_a_square(idx_root, conditional, count, rows, columns):
     from ganforge.data import IDXDataModule
 
     data = IDXDataModule("MNIST", [str(k) for k in range(10)], root=str(idx_root), download=False)
     adam = partial(torch.optim.Adam, lr=1e-3)
     net = MLPGenerator(sample_shape=[1, 28, 28], latent_dim=4, hidden_dims=[8], num_classes=10 if conditional else 0)
     gan = GAN(net, CoordinateSum(), NonSaturating(), adam, adam)
-    picture = ImageGrid(count)(torch.zeros(count, 1, 28, 28, dtype=torch.uint8), torch.zeros(count), gan, data)
-    columns = 10 if conditional else round(math.sqrt(count))
+    labels = balanced_labels(count, 10)
+    picture = ImageGrid(count)(torch.zeros(count, 1, 28, 28, dtype=torch.uint8), labels, gan, data)
     assert picture.shape == (rows * 30 + 2, columns * 30 + 2, 3)  # 28-pixel tiles, 2 pixels apart
 
 

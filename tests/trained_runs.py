@@ -33,13 +33,13 @@ def trained_checkpoint(tmp_path_factory: pytest.TempPathFactory, model: str) -> 
 
 
 def trained_classifier_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The classifier folder of `python train.py model=classifier data=mnist` on the synthetic bars (one epoch):
+    """The classifier folder of `python train.py experiment=classifier data=mnist` on the synthetic bars (one epoch):
     it holds mnist.pt, the domain classifier of the datasets the checkpoints above were trained on."""
     base = tmp_path_factory.getbasetemp() / "run-classifier"
     folder = base / "data" / "classifiers"
     if (folder / "mnist.pt").is_file():
         return folder
-    result = run_entry("train.py", "model=classifier", "data=mnist", *data_overrides(synthetic_data(base.parent)),
+    result = run_entry("train.py", "experiment=classifier", "data=mnist", *data_overrides(synthetic_data(base.parent)),
                        *path_overrides(base), "trainer.max_epochs=1")
     assert result.returncode == 0, result.stderr[-3000:]
     return folder

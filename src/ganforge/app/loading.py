@@ -14,12 +14,13 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from ganforge.callbacks.export_classifier import classifier_file
 from ganforge.checkpoint import load_module
 from ganforge.data import GANDataModule
+from ganforge.domain_classifier import classifier_file
 from ganforge.errors import ConfigError
-from ganforge.evaluation import checkpoint_data_config, dataset_name
-from ganforge.generation import load_generator, render
+from ganforge.evaluation.pipeline import checkpoint_data_config, dataset_name
+from ganforge.generation import load_generator
+from ganforge.sampling import render
 from ganforge.models.base import GAN
 from ganforge.models.classifier import Classifier
 from ganforge.nets.common import evaluating

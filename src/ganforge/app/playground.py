@@ -19,7 +19,8 @@ from torch_fidelity.noise import batch_slerp_any
 from ganforge.app.loading import AppModel
 from ganforge.errors import ConfigError
 from ganforge.models.base import GAN
-from ganforge.viz.analyses import NotApplicable, blended_label_embeddings
+from ganforge.evaluation.context import NotApplicable
+from ganforge.evaluation.grids import blended_label_embeddings
 from ganforge.viz.images import image_grid
 
 Picture = np.ndarray  # H×W×3 uint8, as shown and downloaded

@@ -108,7 +108,7 @@ class ClassInterpolation:
         start, end = (nn.functional.one_hot(k.repeat_interleave(self.steps), classes).float() for k in (first, second))
         weights = (1 - t) * start + t * end
         z = context.noise(self.pairs, stream=3).repeat_interleave(self.steps, dim=0)
-        with blended_label_embeddings(context.gan.generator, weights):
+        with blended_label_embeddings(context.gan.sampling_generator, weights):
             images = context.render(z, first.repeat_interleave(self.steps), batch_size=len(z))  # one pass: one blend
         names = context.class_names
         row_names = [f"{names[a]} → {names[b]}" for a, b in zip(first.tolist(), second.tolist())]

@@ -43,13 +43,10 @@ class Regulariser:
     """
 
     needs_per_sample_gradients = False
+    needs_conditional_generator = False  # its term compares fakes with the class G was asked for
 
     def __init__(self, weight: float = 1.0, every: int = 1) -> None:
-        if weight < 0:
-            raise ConfigError(f"a regulariser's weight must be 0 (off) or positive, got {weight}")
-        if every < 1:
-            raise ConfigError(f"a regulariser's `every` must be at least 1 step, got {every}")
-        self.weight, self.every = weight, every
+        self.weight, self.every = weight, every  # checked by the model, which knows the regulariser's name
 
     def discriminator_term(self, game: Round) -> torch.Tensor | None:
         """The unweighted term for D's loss, or None when the regulariser leaves D alone."""
@@ -155,6 +152,8 @@ class ClassifyReal(Regulariser):
 
 class ClassifyFake(Regulariser):
     """AC-GAN's auxiliary loss on fakes: D and G both make each fake recognisable as the class G was asked for."""
+
+    needs_conditional_generator = True
 
     def discriminator_term(self, game: Round) -> torch.Tensor:
         return F.cross_entropy(classifier_logits(game.fake_verdict), game.labels)

@@ -64,7 +64,7 @@ class GAN(L.LightningModule):
         self.n_critic, self.gradient_clip_val, self.channels_last = n_critic, gradient_clip_val, channels_last
         self.regularisers = {name: term for name, term in (regularisers or {}).items() if term is not None}
         self.augment = augment
-        check_penalised_critic(self.regularisers, discriminator)
+        check_regularisers(self.regularisers, generator, discriminator)
         if init_std:
             init_normal_(self.generator, init_std)
             init_normal_(self.discriminator, init_std)
@@ -271,18 +271,26 @@ class GAN(L.LightningModule):
         restore_random_states(state["rng"])
 
 
-def check_penalised_critic(regularisers: Mapping[str, Regulariser], discriminator: nn.Module) -> None:
-    """A ConfigError when a per-sample gradient penalty would see a critic that mixes samples (BN) or drops units."""
+def check_regularisers(regularisers: Mapping[str, Regulariser], generator: nn.Module, discriminator: nn.Module) -> None:
+    """A one-line ConfigError for a regulariser that cannot work as configured, naming its config key."""
     mixing = sorted({type(m).__name__ for m in discriminator.modules()
                      if isinstance(m, nn.modules.batchnorm._BatchNorm)
                      or isinstance(m, nn.modules.dropout._DropoutNd) and m.p > 0})
-    penalties = [name for name, term in regularisers.items() if term.needs_per_sample_gradients and term.weight]
-    if mixing and penalties:
-        raise ConfigError(
-            f"model.regularisers.{penalties[0]} penalises D's gradient sample by sample, but the discriminator has "
-            f"{' and '.join(mixing)}; set model.discriminator.batch_norm=false and model.discriminator.dropout=0 "
-            f"(or use layer norm), or switch the penalty off"
-        )
+    for name, term in regularisers.items():
+        key = f"model.regularisers.{name}"
+        if term.weight < 0:
+            raise ConfigError(f"{key}.weight must be 0 (off) or positive, got {term.weight}")
+        if term.every < 1:
+            raise ConfigError(f"{key}.every must be at least 1 step, got {term.every}")
+        if term.needs_conditional_generator and not generator.num_classes:
+            raise ConfigError(f"{key} compares fakes with the class G was asked for, but this generator is "
+                              f"unconditional; choose a conditional model (e.g. model=acgan_conditional) or set {key}=null")
+        if term.needs_per_sample_gradients and term.weight and mixing:
+            raise ConfigError(
+                f"{key} penalises D's gradient sample by sample, but the discriminator has {' and '.join(mixing)}; "
+                f"set model.discriminator.batch_norm=false and model.discriminator.dropout=0 (or use layer norm), "
+                f"or set {key}=null"
+            )
 
 
 def random_states() -> dict[str, Any]:
