@@ -62,11 +62,11 @@ def test_label_changes_conditional_output():
 def test_dcgan_lab_architecture():
     generator = DCGANGenerator()
     assert generator.project.grid_shape == (256, 7, 7) and generator.project.body[0].out_features == 7 * 7 * 256
-    widths = [m.out_channels for m in generator.upsample if isinstance(m, torch.nn.ConvTranspose2d)]
+    widths = [m.out_channels for m in generator.modules() if isinstance(m, torch.nn.ConvTranspose2d)]
     assert widths == [128, 64, 1]
     discriminator = DCGANDiscriminator()
     assert [m.out_channels for m in discriminator.body if isinstance(m, torch.nn.Conv2d)] == [64, 128]
-    assert discriminator.head.in_features == 128 * 7 * 7
+    assert discriminator.head.linear.in_features == 128 * 7 * 7
 
 
 def test_course_mlp_sizes():
@@ -105,14 +105,14 @@ def test_one_channel_list_serves_every_depth():
 @pytest.mark.parametrize("side, grid, doublings", [(28, 7, 2), (32, 4, 3), (64, 4, 4), (128, 4, 5)])
 def test_depth_follows_the_image_size(side, grid, doublings):
     generator = DCGANGenerator(image_shape=(3, side, side), channels=[512, 256, 128, 64])
-    upsampling = [m for m in generator.upsample if isinstance(m, torch.nn.ConvTranspose2d)]
+    upsampling = [m for m in generator.modules() if isinstance(m, torch.nn.ConvTranspose2d)]
     assert generator.project.grid_shape[1:] == (grid, grid)
     assert [m.stride[0] for m in upsampling] == [1] + [2] * doublings
     assert [m.out_channels for m in upsampling][-3:] == [128, 64, 3]  # the fine end of the list is always kept
     discriminator = DCGANDiscriminator(image_shape=(3, side, side), channels=[64, 128, 256, 512])
     convs = [m for m in discriminator.body if isinstance(m, torch.nn.Conv2d)]
     assert len(convs) == doublings and convs[0].out_channels == 64
-    assert discriminator.head.in_features == convs[-1].out_channels * grid * grid
+    assert discriminator.head.linear.in_features == convs[-1].out_channels * grid * grid
     acgan_generator = ACGANGenerator(image_shape=(3, side, side))
     assert acgan_generator.project.grid_shape[1:] == (grid, grid)
     assert sum(isinstance(m, torch.nn.ConvTranspose2d) for m in acgan_generator.synthesis) == doublings

@@ -41,7 +41,9 @@ class ExponentialMovingAverage(nn.Module):
             torch._foreach_copy_(averaged, live)
         else:
             torch._foreach_lerp_(averaged, live, 1.0 - self.decay)
-        torch._foreach_copy_(list(self.average.buffers()), list(generator.buffers()))
+        buffers = list(self.average.buffers())
+        if buffers:
+            torch._foreach_copy_(buffers, list(generator.buffers()))
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         return self.average(z, labels)

@@ -15,6 +15,7 @@ from ganforge.nets.common import (
     generator_stages,
     image_dims,
 )
+from ganforge.nets.layers import spectrally_normalised
 
 
 class ACGANGenerator(nn.Module):
@@ -63,9 +64,9 @@ class ACGANDiscriminator(nn.Module):
 
     One conv per halving until the sides are at most `coarsest_side`: 28×28 → 14 → 7 → 4 → 2 with channels
     (64, 128, 256, 512); a 64×64 image takes five (the list, from the image inward, keeps its first
-    entries and repeats its last). The heads: a validity logit from the
-    flattened maps; `feature_dim` features (LeakyReLU), what feature matching and t-SNE look at; and the
-    auxiliary classifier, dropout then Linear from those features to `num_classes` logits.
+    entries and repeats its last). The heads: a validity logit from the flattened maps (which are the
+    critique's features, what feature matching and t-SNE look at); and the auxiliary classifier, a
+    `feature_dim` LeakyReLU layer, dropout, then Linear to `num_classes` logits.
     Labels are not an input: this D tells the class, it is not told it.
     """
 
@@ -79,6 +80,7 @@ class ACGANDiscriminator(nn.Module):
         dropout: float = 0.25,
         batch_norm: bool = True,
         coarsest_side: int = 2,
+        spectral_norm: bool = False,
     ) -> None:
         super().__init__()
         if num_classes < 1:
@@ -97,8 +99,11 @@ class ACGANDiscriminator(nn.Module):
         self.validity = nn.Linear(flat, 1)
         self.features = nn.Sequential(nn.Linear(flat, feature_dim), nn.LeakyReLU(negative_slope))
         self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(feature_dim, num_classes))
+        if spectral_norm:
+            spectrally_normalised(self)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> Critique:
         hidden = self.body(x)
-        features = self.features(hidden)
-        return Critique(self.validity(hidden).squeeze(1), features, self.classifier(features))
+        # The critique's features are those the real/fake verdict reads (what feature matching compares);
+        # the class head has its own `feature_dim` layer.
+        return Critique(self.validity(hidden).squeeze(1), hidden, self.classifier(self.features(hidden)))

@@ -6,7 +6,6 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from ganforge.errors import ConfigError
 
 
 class ConditionalBatchNorm2d(nn.Module):
@@ -57,17 +56,3 @@ def spectrally_normalised(module: nn.Module) -> nn.Module:
         if isinstance(layer, (nn.Linear, nn.Conv2d, nn.Embedding)):
             spectral_norm(layer)
     return module
-
-
-def stages_for(side: int, smallest: int = 4) -> tuple[int, int]:
-    """(number of doublings, first grid side) to reach an image side from a grid of 4 to 7 pixels.
-
-    28 → (2, 7), 32 → (3, 4), 64 → (4, 4), 128 → (5, 4): the depth of a conv net follows its image size.
-    """
-    doublings = 0
-    while side % 2 ** (doublings + 1) == 0 and side // 2 ** (doublings + 1) >= smallest:
-        doublings += 1
-    if doublings == 0:
-        raise ConfigError(f"image side {side} cannot be reached by doubling a grid of at least {smallest} pixels; "
-                          f"use 28, 32, 64 or 128")
-    return doublings, side // 2**doublings

@@ -8,7 +8,9 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ganforge.errors import ConfigError
 from ganforge.nets.common import Critique, LabelEmbedding, mlp
+from ganforge.nets.layers import ProjectionHead, spectrally_normalised
 
 
 class MLPGenerator(nn.Module):
@@ -38,7 +40,11 @@ class MLPGenerator(nn.Module):
 
 
 class MLPDiscriminator(nn.Module):
-    """Flattened sample (+ label embedding) → hidden layers → one realness logit."""
+    """Flattened sample (+ label embedding) → hidden layers → one realness logit.
+
+    With classes, `conditioning: concat` joins a label embedding to the input; `projection` judges the last
+    hidden layer with a projection head instead. `spectral_norm` divides every weight by its largest singular value.
+    """
 
     def __init__(
         self,
@@ -48,14 +54,20 @@ class MLPDiscriminator(nn.Module):
         dropout: float = 0.0,
         num_classes: int = 0,
         embed_dim: int = 50,
+        conditioning: str = "concat",
+        spectral_norm: bool = False,
     ) -> None:
         super().__init__()
+        if conditioning not in ("concat", "projection"):
+            raise ConfigError(f"discriminator conditioning must be concat or projection, got {conditioning!r}")
         self.num_classes = num_classes
-        self.condition = LabelEmbedding(num_classes, embed_dim)
+        self.condition = LabelEmbedding(num_classes if conditioning == "concat" else 0, embed_dim)
         in_features = math.prod(sample_shape) + self.condition.extra_features
         self.body = mlp([in_features, *hidden_dims], negative_slope, dropout=dropout)
-        self.head = nn.Linear(hidden_dims[-1], 1)
+        self.head = ProjectionHead(hidden_dims[-1], num_classes if conditioning == "projection" else 0)
+        if spectral_norm:
+            spectrally_normalised(self)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> Critique:
         features = self.body(self.condition(x.flatten(1), labels))
-        return Critique(self.head(features).squeeze(1), features)
+        return Critique(self.head(features, labels), features)

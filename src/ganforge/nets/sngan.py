@@ -14,16 +14,19 @@ import torch
 from torch import nn
 
 from ganforge.errors import ConfigError
-from ganforge.nets.common import Critique, LabelEmbedding, image_dims
-from ganforge.nets.layers import ConditionalBatchNorm2d, ProjectionHead, spectrally_normalised, stages_for
+from ganforge.nets.common import Critique, LabelEmbedding, grid_halvings, image_dims
+from ganforge.nets.layers import ConditionalBatchNorm2d, ProjectionHead, spectrally_normalised
 
 GENERATOR_CONDITIONING = ("batch_norm", "concat")
 DISCRIMINATOR_CONDITIONING = ("projection", "channel")
 
 
-def stage_widths(side: int, channels: int, max_channels: int) -> tuple[list[int], int]:
-    """Widths from the first grid to full resolution (doubling per halving of the grid), and the first grid's side."""
-    doublings, first_side = stages_for(side)
+def stage_widths(image_shape: Sequence[int], channels: int, max_channels: int) -> tuple[list[int], int]:
+    """Widths from the first grid to full resolution (doubling per halving of the grid), and the first grid's side:
+    the image halved while its sides are even and above 7 (28 → 7, 32 and 64 → 4), as the DCGAN nets do."""
+    doublings, (first_side, _) = grid_halvings(image_shape, coarsest_side=7, exact=True)
+    if doublings < 1:
+        raise ConfigError(f"the SN-GAN nets need even image sides above 7 pixels, got image_shape={list(image_shape)}")
     return [min(channels * 2 ** (doublings - i), max_channels) for i in range(doublings + 1)], first_side
 
 
@@ -53,7 +56,7 @@ class SNGANGenerator(nn.Module):
         if latent_dim < 1:
             raise ConfigError(f"model.generator.latent_dim must be at least 1, got {latent_dim}")
         self.latent_dim, self.num_classes = latent_dim, num_classes
-        self.widths, self.first_side = stage_widths(height, channels, max_channels)
+        self.widths, self.first_side = stage_widths(image_shape, channels, max_channels)
         norm_classes = num_classes if conditioning == "batch_norm" else 0
         self.condition = LabelEmbedding(num_classes if conditioning == "concat" else 0, embed_dim)
         self.project = nn.Linear(latent_dim + self.condition.extra_features, self.widths[0] * self.first_side**2)
@@ -94,7 +97,7 @@ class SNGANDiscriminator(nn.Module):
         if conditioning not in DISCRIMINATOR_CONDITIONING:
             raise ConfigError(f"discriminator conditioning must be one of {DISCRIMINATOR_CONDITIONING}, got {conditioning!r}")
         self.num_classes, self.image_shape = num_classes, tuple(image_shape)
-        widths = stage_widths(min(height, width), channels, max_channels)[0][::-1]  # full resolution first
+        widths = stage_widths(image_shape, channels, max_channels)[0][::-1]  # full resolution first
         self.label_map = (
             nn.Embedding(num_classes, height * width) if num_classes and conditioning == "channel" else None
         )

@@ -1,0 +1,252 @@
+"""The options any GAN switches on by config: EMA, spectral norm, projection, conditional batch norm, R1,
+DiffAugment, the learning-rate schedule — each against a value its inputs determine."""
+
+from __future__ import annotations
+
+import functools
+
+import lightning as L
+import pytest
+import torch
+from torch import nn
+
+from ganforge.augment import DiffAugment, random_cutout, random_translation
+from ganforge.data import IDXDataModule
+from ganforge.losses import Hinge, R1Penalty, Round, r1_penalty
+from ganforge.models import GAN, ExponentialMovingAverage, LinearDecay
+from ganforge.nets import (
+    ConditionalBatchNorm2d, Critique, DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator,
+    ProjectionHead, SNGANDiscriminator, SNGANGenerator,
+)
+from ganforge.nets.layers import spectrally_normalised
+
+DIGITS = [str(d) for d in range(10)]
+
+
+def fit(model: GAN, root, batches: int, epochs: int = 1) -> L.Trainer:
+    datamodule = IDXDataModule("MNIST", DIGITS, root=str(root), download=False, batch_size=16, subset=16 * batches)
+    trainer = L.Trainer(accelerator="cpu", max_epochs=epochs, logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False)
+    trainer.fit(model, datamodule=datamodule)
+    return trainer
+
+
+def mlp_gan(**options) -> GAN:
+    adam = functools.partial(torch.optim.Adam, lr=1e-3, betas=(0.0, 0.9))
+    return GAN(MLPGenerator(latent_dim=8, hidden_dims=(32,)), MLPDiscriminator(hidden_dims=(32,)), Hinge(),
+               optimizer_g=adam, optimizer_d=adam, **options)
+
+
+# --------------------------------------------------------------------------------------------------
+# EMA
+
+
+def test_ema_follows_the_live_weights_until_its_start_then_averages_them():
+    live = nn.Linear(3, 2)
+    ema = ExponentialMovingAverage(decay=0.9, start_step=1)
+    ema.attach(live)
+    with torch.no_grad():
+        live.weight.fill_(1.0)
+    ema.update(live, step=1)  # still at the start: a copy
+    assert torch.equal(ema.average.weight, live.weight)
+    with torch.no_grad():
+        live.weight.fill_(2.0)
+    ema.update(live, step=2)  # 0.9 · 1 + 0.1 · 2
+    assert torch.allclose(ema.average.weight, torch.full((2, 3), 1.1))
+    ema.update(live, step=3)  # 0.9 · 1.1 + 0.1 · 2
+    assert torch.allclose(ema.average.weight, torch.full((2, 3), 1.19))
+    assert not ema.average.weight.requires_grad
+
+
+def test_ema_copies_batch_norm_statistics_from_the_live_generator():
+    live = nn.BatchNorm1d(4)
+    ema = ExponentialMovingAverage(decay=0.5, start_step=0)
+    ema.attach(live)
+    live(torch.randn(64, 4) * 3 + 5)  # the live statistics move
+    ema.update(live, step=1)
+    assert torch.equal(ema.average.running_mean, live.running_mean) and torch.equal(ema.average.running_var, live.running_var)
+
+
+class GeneratorWeights(L.Callback):
+    """G's live weights after every batch (each batch takes a G step here)."""
+
+    def __init__(self) -> None:
+        self.after: list[torch.Tensor] = []
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.after.append(torch.cat([p.detach().flatten() for p in pl_module.generator.parameters()]).clone())
+
+
+def test_training_with_ema_samples_from_the_average_of_the_live_weights(idx_root):
+    model = mlp_gan(ema=ExponentialMovingAverage(decay=0.9, start_step=2))
+    weights = GeneratorWeights()
+    datamodule = IDXDataModule("MNIST", DIGITS, root=str(idx_root), download=False, batch_size=16, subset=96)
+    L.Trainer(accelerator="cpu", max_epochs=1, logger=False, callbacks=[weights], enable_checkpointing=False,
+              enable_progress_bar=False, enable_model_summary=False).fit(model, datamodule=datamodule)
+    expected = weights.after[1]  # steps 1 and 2 copy the live weights, then the average moves 10% toward them
+    for live in weights.after[2:]:
+        expected = 0.9 * expected + 0.1 * live
+    average = torch.cat([p.flatten() for p in model.ema.average.parameters()])
+    assert torch.allclose(average, expected, atol=1e-6)
+    assert not torch.allclose(average, weights.after[-1], atol=1e-4)  # it lags the live weights
+    assert model.sampling_weights == "ema"
+    z = torch.randn(5, 8)
+    assert torch.equal(model.sample(z), model.ema.average.eval()(z))
+    assert not torch.equal(model.sample(z), model.generator.eval()(z))
+
+
+# --------------------------------------------------------------------------------------------------
+# Spectral norm, projection, conditional batch norm
+
+
+@pytest.mark.parametrize("make", [
+    lambda: SNGANDiscriminator((1, 28, 28), channels=8, num_classes=10),
+    lambda: DCGANDiscriminator(channels=(8, 16), spectral_norm=True, num_classes=10, conditioning="projection"),
+    lambda: MLPDiscriminator(hidden_dims=(64, 32), spectral_norm=True),
+])
+def test_spectral_norm_keeps_every_largest_singular_value_near_one(make):
+    torch.manual_seed(0)
+    discriminator = make()
+    for _ in range(30):  # power iterations run in training forward passes
+        discriminator(torch.randn(4, 1, 28, 28), torch.randint(0, 10, (4,)))
+    for name, module in discriminator.named_modules():
+        if isinstance(module, (nn.Linear, nn.Conv2d)):
+            sigma = torch.linalg.matrix_norm(module.weight.flatten(1), ord=2).item()
+            assert sigma == pytest.approx(1.0, abs=0.05), name
+
+
+def test_spectral_norm_divides_a_known_matrix_by_its_largest_singular_value():
+    layer = nn.Linear(2, 2, bias=False)
+    with torch.no_grad():
+        layer.weight.copy_(torch.tensor([[3.0, 0.0], [0.0, 0.5]]))
+    spectrally_normalised(layer)
+    for _ in range(10):
+        layer(torch.randn(1, 2))
+    assert torch.allclose(layer.weight, torch.tensor([[1.0, 0.0], [0.0, 1 / 6]]), atol=1e-4)
+
+
+def test_the_projection_head_adds_the_inner_product_with_the_class_embedding():
+    head = ProjectionHead(3, num_classes=2)
+    with torch.no_grad():
+        head.linear.weight.copy_(torch.tensor([[1.0, 0.0, 0.0]]))
+        head.linear.bias.fill_(0.5)
+        head.embedding.weight.copy_(torch.tensor([[0.0, 1.0, 0.0], [0.0, 0.0, 2.0]]))
+    features = torch.tensor([[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]])
+    # ψ(h) = 1 + 0.5; ⟨e_0, h⟩ = 2, ⟨e_1, h⟩ = 6
+    assert head(features, torch.tensor([0, 1])).tolist() == [3.5, 7.5]
+
+
+def test_conditional_batch_norm_scales_and_shifts_each_class_by_its_own_parameters():
+    norm = ConditionalBatchNorm2d(2, num_classes=3)
+    with torch.no_grad():
+        norm.scale.weight.copy_(torch.tensor([[1.0, 1.0], [2.0, 2.0], [1.0, 1.0]]))
+        norm.shift.weight.copy_(torch.tensor([[0.0, 0.0], [0.0, 0.0], [5.0, 5.0]]))
+    x = torch.randn(6, 2, 4, 4)
+    normalised = nn.functional.batch_norm(x, None, None, training=True)
+    out = norm(x, torch.tensor([0, 0, 1, 1, 2, 2]))
+    assert torch.allclose(out[:2], normalised[:2], atol=1e-5)
+    assert torch.allclose(out[2:4], 2 * normalised[2:4], atol=1e-5)
+    assert torch.allclose(out[4:], normalised[4:] + 5, atol=1e-5)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: SNGANGenerator((1, 28, 28), latent_dim=8, channels=8, num_classes=10, conditioning="batch_norm"),
+    lambda: DCGANGenerator(latent_dim=8, channels=(16, 8, 8), num_classes=10, conditioning="batch_norm"),
+])
+def test_a_conditional_batch_norm_generator_draws_a_different_image_per_class_from_one_z(make):
+    torch.manual_seed(0)
+    generator = make()
+    for norm in generator.modules():  # per-class scales away from their initial 1, as training makes them
+        if isinstance(norm, ConditionalBatchNorm2d):
+            nn.init.normal_(norm.scale.weight, 1.0, 0.5)
+    generator.eval()
+    images = generator(torch.randn(1, 8).expand(10, 8), torch.arange(10))
+    assert images.shape == (10, 1, 28, 28)
+    assert (images[1:] - images[:1]).abs().amax(dim=(1, 2, 3)).min() > 1e-3  # every class differs from class 0
+
+
+# --------------------------------------------------------------------------------------------------
+# R1 and DiffAugment
+
+
+class ConstantCritic(nn.Module):
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> Critique:
+        return Critique(torch.zeros(len(x)) + 0.0 * x.flatten(1).sum(1), x.flatten(1))
+
+
+class QuadraticCritic(nn.Module):
+    """D(x) = Σ x², so ∇D = 2x and R1 = E[‖2x‖²] / 2."""
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> Critique:
+        return Critique(x.flatten(1).pow(2).sum(1), x.flatten(1))
+
+
+def test_r1_is_zero_on_a_constant_critic_and_half_the_squared_gradient_otherwise():
+    real = torch.randn(8, 1, 4, 4)
+    assert r1_penalty(ConstantCritic(), real).item() == 0.0
+    expected = (2 * real.flatten(1)).pow(2).sum(1).mean() / 2
+    assert r1_penalty(QuadraticCritic(), real).item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_lazy_r1_is_taken_every_k_steps_and_scaled_by_k():
+    model = GAN(MLPGenerator(latent_dim=4, hidden_dims=(8,)), QuadraticCritic(), Hinge(),
+                optimizer_g=functools.partial(torch.optim.SGD, lr=0.1), optimizer_d=lambda params: torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=0.1),
+                regularisers={"r1": R1Penalty(weight=2.0, every=4)}, init_std=None)
+    real = torch.randn(8, 1, 28, 28)
+    game = Round(real, real, torch.zeros(8, dtype=torch.long), *(model.critic(real, None),) * 2, model.critic)
+    r1 = r1_penalty(model.critic, real).item()
+    assert model.regulariser_terms("discriminator_term", game, step=3) == {}
+    assert model.regulariser_terms("discriminator_term", game, step=4)["r1"].item() == pytest.approx(2.0 * 4 * r1)
+
+
+def test_diffaugment_keeps_shapes_and_draws_the_same_transforms_for_real_and_fake_from_the_same_state():
+    real, fake = torch.rand(16, 3, 28, 28) * 2 - 1, torch.rand(16, 3, 28, 28) * 2 - 1
+    augment = DiffAugment(["colour", "translation", "cutout"])
+    torch.manual_seed(3)
+    augmented_real = augment(real)
+    torch.manual_seed(3)
+    augmented_fake = augment(fake)
+    assert augmented_real.shape == real.shape and augmented_fake.shape == fake.shape
+    # the same draws: the pixels cut out and the borders shifted in (zeros) sit at the same places
+    assert torch.equal(augmented_real == 0, augmented_fake == 0)
+    assert (augmented_real == 0).any()
+
+
+def test_translation_moves_a_pixel_and_cutout_blanks_a_square():
+    image = torch.zeros(1, 1, 8, 8)
+    image[0, 0, 4, 4] = 1.0
+    torch.manual_seed(0)
+    moved = random_translation(image, ratio=0.25)
+    (y, x) = (moved[0, 0] == 1).nonzero()[0].tolist()
+    assert abs(y - 4) <= 2 and abs(x - 4) <= 2 and moved.sum() == 1  # within ±2 pixels (0.25 × 8)
+    cut = random_cutout(torch.ones(4, 1, 8, 8), ratio=0.5)
+    zeros = (cut == 0).sum(dim=(1, 2, 3))
+    assert ((zeros >= 4) & (zeros <= 16)).all()  # a 4×4 square, clipped at the border
+
+
+def test_training_with_diffaugment_shows_d_only_augmented_samples(idx_root):
+    seen: list[torch.Tensor] = []
+
+    class Recording(MLPDiscriminator):
+        def forward(self, x, labels=None):
+            seen.append(x.detach())
+            return super().forward(x, labels)
+
+    adam = functools.partial(torch.optim.Adam, lr=1e-3)
+    model = GAN(MLPGenerator(latent_dim=8, hidden_dims=(32,)), Recording(hidden_dims=(32,)), Hinge(), adam, adam,
+                augment=DiffAugment(["cutout"]))
+    fit(model, idx_root, batches=2)
+    # real and fake batches alike went through cutout: every image D saw has its blanked square
+    assert len(seen) == 2 * 3 and all(((batch == 0).flatten(1).sum(1) >= 49).all() for batch in seen)
+
+
+# --------------------------------------------------------------------------------------------------
+# Learning-rate schedule
+
+
+def test_linear_decay_reaches_its_end_factor_at_the_last_batch(idx_root):
+    model = mlp_gan(lr_schedule=LinearDecay(start=0.5, end_factor=0.0))
+    trainer = fit(model, idx_root, batches=4, epochs=2)  # 8 batches: constant for 4, then down to 0
+    assert all(opt.param_groups[0]["lr"] == pytest.approx(0.0) for opt in trainer.optimizers)
+    factor = LinearDecay(start=0.5, end_factor=0.2)(torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0), 8).lr_lambdas[0]
+    assert [round(factor(batch), 4) for batch in range(9)] == [1, 1, 1, 1, 1, 0.8, 0.6, 0.4, 0.2]
