@@ -25,6 +25,7 @@ test: setup data
 	$(PY) -m pytest $(ARGS)
 
 bench: setup data
+	$(PY) -m pip install --quiet -e ".[dev,bench]"
 	for bench in benchmarks/bench_*.py; do $(PY) $$bench || exit 1; done
 
 clean:

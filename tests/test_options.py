@@ -58,13 +58,32 @@ def test_ema_follows_the_live_weights_until_its_start_then_averages_them():
     assert not ema.average.weight.requires_grad
 
 
-def test_ema_copies_batch_norm_statistics_from_the_live_generator():
-    live = nn.BatchNorm1d(4)
-    ema = ExponentialMovingAverage(decay=0.5, start_step=0)
+class Normalise(nn.Module):
+    """A generator that only batch-normalises its noise: its statistics are those of z."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.norm = nn.BatchNorm1d(4)
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return self.norm(z)
+
+
+def test_ema_measures_its_own_batch_norm_statistics_after_it_moved():
+    live = Normalise()
+    ema = ExponentialMovingAverage(decay=0.5, start_step=0, calibration_batches=3, calibration_batch_size=50)
     ema.attach(live)
-    live(torch.randn(64, 4) * 3 + 5)  # the live statistics move
+    live(torch.randn(64, 4) * 3 + 5)  # the live statistics move; the average's are its own
     ema.update(live, step=1)
-    assert torch.equal(ema.average.running_mean, live.running_mean) and torch.equal(ema.average.running_var, live.running_var)
+    inputs = lambda draws: (torch.randn(50, 4, generator=draws) * 2 - 1, None)  # noqa: E731
+    ema.calibrate(inputs)
+    draws = torch.Generator().manual_seed(0)
+    drawn = torch.cat([inputs(draws)[0] for _ in range(3)])
+    assert torch.allclose(ema.average.norm.running_mean, drawn.mean(0), atol=1e-6)  # the mean of the 150 draws
+    assert not torch.allclose(ema.average.norm.running_mean, live.norm.running_mean)
+    before = ema.average.norm.running_mean.clone()
+    ema.calibrate(lambda draws: (torch.zeros(50, 4), None))  # weights unchanged since: nothing to measure
+    assert torch.equal(ema.average.norm.running_mean, before)
 
 
 class GeneratorWeights(L.Callback):

@@ -98,11 +98,14 @@ def wait_for(path_glob: str, base: Path, process: subprocess.Popen, timeout: flo
 @pytest.mark.parametrize("stop, exit_code", [(signal.SIGTERM, 128 + signal.SIGTERM), (signal.SIGINT, 1)])
 def test_sigterm_and_ctrl_c_save_a_checkpoint_and_exit_non_zero(tmp_path, idx_root, stop, exit_code):
     process = start_training(tmp_path, idx_root)
-    last = wait_for("logs/train/runs/*/checkpoints/last.ckpt", tmp_path, process)
-    saved_at = read_checkpoint(last)["global_step"]
-    time.sleep(1.0)  # a few more batches
-    process.send_signal(stop)
-    process.wait(timeout=120)
+    try:
+        last = wait_for("logs/train/runs/*/checkpoints/last.ckpt", tmp_path, process)
+        saved_at = read_checkpoint(last)["global_step"]
+        time.sleep(1.0)  # a few more batches
+        process.send_signal(stop)
+        process.wait(timeout=120)
+    finally:
+        process.kill()  # never leave a 1000-epoch run behind
     stderr = (tmp_path / "stderr.txt").read_text()
     assert process.returncode == exit_code, stderr[-2000:]
     stopped = read_checkpoint(last)

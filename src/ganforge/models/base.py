@@ -95,8 +95,19 @@ class GAN(L.LightningModule):
 
     @property
     def sampling_generator(self) -> nn.Module:
-        """The generator samples are drawn from: the EMA of the weights when the model keeps one."""
-        return self.generator if self.ema is None else self.ema.average
+        """The generator samples are drawn from: the EMA of the weights when the model keeps one (its batch-norm
+        statistics measured first whenever its weights have moved since)."""
+        if self.ema is None:
+            return self.generator
+        self.ema.calibrate(self.calibration_inputs)
+        return self.ema.average
+
+    def calibration_inputs(self, draws: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """A batch of noise (and labels of every class) from `draws`, to measure the EMA's statistics on."""
+        n = self.ema.calibration_batch_size
+        z = torch.randn(n, self.latent_dim, generator=draws).to(self.device)
+        labels = torch.randint(0, self.generator.num_classes, (n,), generator=draws) if self.conditional else None
+        return z, None if labels is None else labels.to(self.device)
 
     @property
     def sampling_weights(self) -> str:
@@ -257,6 +268,10 @@ class GAN(L.LightningModule):
     # Exact resume: the step counters and every random number generator travel with the checkpoint.
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if self.ema is not None:  # the saved average carries statistics measured for its own weights
+            self.ema.calibrate(self.calibration_inputs)
+            for name, buffer in self.ema.average.named_buffers():
+                checkpoint["state_dict"][f"ema.average.{name}"] = buffer.detach().clone()
         checkpoint[LOOP_STATE_KEY] = {
             "discriminator_steps": self.discriminator_steps,
             "generator_steps": self.generator_steps,
