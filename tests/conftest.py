@@ -6,6 +6,7 @@ import gzip
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -127,3 +128,24 @@ def run_entry(script: str, *args: str, cwd: Path = ROOT, timeout: float = 600) -
     return subprocess.run(
         [sys.executable, str(ROOT / script), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout
     )
+
+
+def start_entry(script: str, *args: str, base: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """Start an entry point in the background as a user would; its stderr goes to `base/stderr.txt` (a full pipe
+    would block it)."""
+    stderr = open(base / "stderr.txt", "w")  # noqa: SIM115 - closed with the process
+    return subprocess.Popen([sys.executable, str(ROOT / script), *args], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=stderr, text=True)
+
+
+def wait_for(path_glob: str, base: Path, process: subprocess.Popen, timeout: float = 120) -> Path:
+    """The first file matching `path_glob` under `base` once it exists; fails if `process` ends first (showing the
+    end of `base/stderr.txt`, where the started process writes its errors)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, (base / "stderr.txt").read_text()[-2000:]
+        found = sorted(base.glob(path_glob))
+        if found:
+            return found[0]
+        time.sleep(0.2)
+    raise AssertionError(f"nothing matched {path_glob} under {base} within {timeout} s")

@@ -21,7 +21,7 @@ LAYERS: list[tuple[tuple[str, ...], bool]] = [
     (("models",), False),
     (("data", "metrics"), False),
     (("sampling", "checkpoint", "quiet_trainer", "domain_classifier", "callbacks", "training", "resume", "evaluation",
-      "generation", "config", "cli"), True),
+      "generation", "config", "cli", "sweeps"), True),
     (("app",), False),  # the evaluation app: a user-facing entry like train.py and evaluate.py
 ]
 # What some rooms must not import even where the layers would allow it (packages, ganforge's or others).

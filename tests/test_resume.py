@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import ROOT, data_overrides, path_overrides, run_entry
+from conftest import data_overrides, path_overrides, run_entry, start_entry, wait_for
 from ganforge.checkpoint import read_checkpoint
 from ganforge.training import train
 
@@ -78,21 +78,8 @@ def test_resume_auto_continues_the_latest_run_of_the_same_config(tmp_path, idx_r
 def start_training(tmp_path: Path, idx_root: Path) -> subprocess.Popen:
     """A long run on the synthetic data (1000 epochs of 4 batches), started as a user would; stderr to a file
     (a full pipe would block the run)."""
-    command = [sys.executable, str(ROOT / "train.py"), *short_run(idx_root, "gan"), *path_overrides(tmp_path),
-               "trainer.max_epochs=1000", "callbacks.sample_preview.gif=false", "callbacks.sample_preview.every_n_epochs=1000"]
-    stderr = open(tmp_path / "stderr.txt", "w")  # noqa: SIM115 - closed with the process
-    return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr, text=True)
-
-
-def wait_for(path_glob: str, base: Path, process: subprocess.Popen, timeout: float = 120) -> Path:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, (base / "stderr.txt").read_text()[-2000:]
-        found = sorted(base.glob(path_glob))
-        if found:
-            return found[0]
-        time.sleep(0.2)
-    raise AssertionError(f"nothing matched {path_glob} under {base} within {timeout} s")
+    return start_entry("train.py", *short_run(idx_root, "gan"), *path_overrides(tmp_path), "trainer.max_epochs=1000",
+                       "callbacks.sample_preview.gif=false", "callbacks.sample_preview.every_n_epochs=1000", base=tmp_path)
 
 
 @pytest.mark.parametrize("stop, exit_code", [(signal.SIGTERM, 128 + signal.SIGTERM), (signal.SIGINT, 1)])

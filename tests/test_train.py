@@ -151,17 +151,6 @@ def test_multirun_sweep_gives_each_run_its_folder(tmp_path, idx_root):
     assert read_checkpoint(sweep / "1" / "checkpoints" / "last.ckpt")["ganforge"]["choices"]["model"] == "cgan"
 
 
-def test_ddp_on_two_cpu_processes(tmp_path, idx_root):
-    result = run_entry(
-        "train.py", "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "model=cdcgan",
-        *tiny_run(idx_root, "data.subset=128"), *path_overrides(tmp_path),
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    (run,) = (tmp_path / "logs" / "train" / "runs").iterdir()  # both processes write into one run
-    checkpoint = read_checkpoint(run / "checkpoints" / "last.ckpt")
-    assert checkpoint["global_step"] == 8  # 128 images / 2 processes / batch 16 = 4 batches, D + G each
-
-
 def test_optuna_search_ranks_trials_by_domain_fid(tmp_path, idx_root):
     result = run_entry(
         "train.py", "hparams_search=gan_optuna", "data=mnist", *tiny_run(idx_root), "hydra.sweeper.n_trials=3",

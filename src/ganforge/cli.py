@@ -12,6 +12,7 @@ from typing import TypeVar
 
 from ganforge.config import register_resolvers
 from ganforge.errors import GanforgeError
+from ganforge.sweeps import in_multirun, job_failed
 
 T = TypeVar("T")
 
@@ -44,7 +45,11 @@ def user_error(err: BaseException) -> GanforgeError | None:
 
 
 def reporting_user_errors(main: Callable[..., T]) -> Callable[..., T]:
-    """Run `main`, printing a user error as one `error: …` line and exiting with status 2."""
+    """Run `main`, printing a user error as one `error: …` line and exiting with status 2.
+
+    In a job of a sweep (`-m`) the error is raised as `JobFailed` instead: Hydra records that job as failed and
+    the other jobs go on (an exit would end them all); the sweep prints it and exits non-zero at its end.
+    """
 
     @functools.wraps(main)
     def wrapper(*args, **kwargs):
@@ -54,6 +59,8 @@ def reporting_user_errors(main: Callable[..., T]) -> Callable[..., T]:
             cause = user_error(err)
             if cause is None:
                 raise
+            if in_multirun():
+                raise job_failed(str(cause)) from err
             print(f"error: {cause}", file=sys.stderr)
             sys.exit(2)
 

@@ -18,6 +18,7 @@ from ganforge.callbacks import RecordConfig
 from ganforge.checkpoint import read_checkpoint, recorded_config
 from ganforge.errors import ConfigError
 from ganforge.resume import LAST_CHECKPOINT, mark_run
+from ganforge.sweeps import Requeue, check_optimized_metric
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,7 @@ def train(cfg: DictConfig) -> float | None:
 
     resolved = OmegaConf.to_container(cfg, resolve=True)
     callbacks = [instantiate(c) for c in cfg.get("callbacks", {}).values()]
+    check_optimized_metric(cfg.get("optimized_metric"), callbacks)
     callbacks.append(RecordConfig(resolved["model"], resolved["data"], choices))
     loggers = [instantiate(c) for c in cfg.get("logger", {}).values()]
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
@@ -87,9 +89,12 @@ def train(cfg: DictConfig) -> float | None:
     for logger in loggers:
         logger.log_hyperparams(flatten(resolved))
 
+    requeue = Requeue()
     try:
-        trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path, weights_only=True)
+        with requeue:
+            trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path, weights_only=True)
     except SIGTERMException as stop:
+        requeue.submit()
         # Lightning exits with status 0 on SIGTERM; a cluster must not record the run as finished.
         raise SystemExit(128 + signal.SIGTERM) from stop
 

@@ -25,6 +25,9 @@ class DomainFID(L.Callback):
     test split, and the statistics are summed across ranks: the number is the one a single process gets.
     """
 
+    metric = "val/fid_domain"
+    logged_metrics = (metric,)  # what a sweep may rank by (ganforge.sweeps.check_optimized_metric)
+
     def __init__(
         self,
         classifier: DictConfig | dict[str, Any],
@@ -69,4 +72,4 @@ class DomainFID(L.Callback):
         self.fid.reset()  # the generated statistics only: the real ones are kept
         for batch in generated.images.split(self.batch_size):
             self.fid.update(batch.to(pl_module.device), real=False)
-        pl_module.log("val/fid_domain", self.fid.compute(), prog_bar=True, sync_dist=True)
+        pl_module.log(self.metric, self.fid.compute(), prog_bar=True, sync_dist=True)

@@ -255,6 +255,21 @@ class GAN(L.LightningModule):
         bar = {name: scalars[f"train/{name}"] for name in ("loss_d", "loss_g") if f"train/{name}" in scalars}
         self.log_dict(bar, prog_bar=True, logger=False)
 
+    def on_train_batch_end(self, outputs: LossTerms, batch: Any, batch_idx: int) -> None:
+        if self.trainer.is_last_batch and self.trainer.world_size > 1:
+            self.share_first_ranks_buffers()
+
+    def share_first_ranks_buffers(self) -> None:
+        """Give every process rank 0's buffers (batch-norm statistics, the EMA copy's, spectral norms' vectors).
+
+        DDP hands them out before each step, so after an epoch's last step each rank would keep the statistics of
+        its own last batch; from here on (checkpoints, previews, val/fid_domain measured on every rank) all ranks
+        hold one model. Once per epoch, before the epoch-end callbacks.
+        """
+        buffers = list(self.buffers())
+        if buffers:  # the MLP nets have none
+            torch._foreach_copy_(buffers, self.trainer.strategy.broadcast(buffers, src=0))
+
     def on_train_epoch_end(self) -> None:
         batches = self._epoch_sums.pop("batches", 0)
         if batches:
