@@ -54,6 +54,8 @@ def apply_run_settings(cfg: DictConfig) -> None:
         if threads < 1:
             raise ConfigError(f"torch_threads must be a positive number of CPU threads or null, got {threads}")
         torch.set_num_threads(threads)
+    if torch.cuda.is_available():  # TF32 matrix products on GPUs that have them (Ampere on): fp32 weights, faster maths
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
     L.seed_everything(cfg.seed, workers=True, verbose=False)
 
 

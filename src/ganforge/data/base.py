@@ -83,15 +83,23 @@ class GANDataModule(L.LightningDataModule, ABC):
 
     def train_dataloader(self) -> DataLoader:
         # Index the stored tensors with a whole batch of indices at once: no per-sample Python work.
-        sampler = BatchSampler(RandomSampler(self.train_set), self.batch_size, drop_last=True)
+        dataset, on_gpu = self.train_set, self.training_device().type == "cuda"
+        if on_gpu:  # the whole uint8 split lives on the GPU: batches are gathered there, nothing crosses the bus
+            dataset = TensorDataset(*(tensor.to(self.training_device()) for tensor in self.train_set.tensors))
+        sampler = BatchSampler(RandomSampler(dataset), self.batch_size, drop_last=True)
         return DataLoader(
-            self.train_set,
+            dataset,
             sampler=sampler,
             batch_size=None,
-            num_workers=self.num_workers,
-            pin_memory=self.pin_memory,
-            persistent_workers=self.num_workers > 0,
+            num_workers=0 if on_gpu else self.num_workers,
+            pin_memory=self.pin_memory and not on_gpu,
+            persistent_workers=self.num_workers > 0 and not on_gpu,
         )
+
+    def training_device(self) -> torch.device:
+        """The device the fitting trainer trains on (the CPU outside a fit)."""
+        trainer = getattr(self, "trainer", None)
+        return trainer.strategy.root_device if trainer is not None else torch.device("cpu")
 
     def on_after_batch_transfer(self, batch: tuple[torch.Tensor, torch.Tensor], dataloader_idx: int):
         samples, labels = batch
