@@ -23,7 +23,13 @@ def best_precision() -> str:
 def labelled_classes(class_names: Sequence[str]) -> int:
     """The number of classes a conditional model draws from; an error for an unlabelled dataset."""
     if not class_names:
-        raise ConfigError("this model is conditional and needs a labelled dataset: choose data=fashion, data=mnist or data=folder")
+        raise ConfigError("this model is conditional and needs a labelled dataset: choose data=fashion, data=mnist, "
+                          "data=cifar10, or data=folder with one subfolder per class")
+    return len(class_names)
+
+
+def class_count(class_names: Sequence[str]) -> int:
+    """The number of classes of a dataset, 0 when it is unlabelled (for what works either way, e.g. the evaluation)."""
     return len(class_names)
 
 
@@ -31,5 +37,6 @@ def register_resolvers() -> None:
     OmegaConf.register_new_resolver("ganforge.precision", best_precision, replace=True)
     OmegaConf.register_new_resolver("ganforge.cuda", torch.cuda.is_available, replace=True)
     OmegaConf.register_new_resolver("ganforge.num_classes", labelled_classes, replace=True)
+    OmegaConf.register_new_resolver("ganforge.class_count", class_count, replace=True)
     OmegaConf.register_new_resolver("ganforge.class_folders", class_folders, replace=True)
     OmegaConf.register_new_resolver("ganforge.run_dir", run_directory, replace=True)
