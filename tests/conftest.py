@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import os
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -83,6 +85,17 @@ def make_image_folder(folder: Path, classes: Sequence[str] = ("cats", "dogs"), p
 @pytest.fixture(scope="session")
 def image_folder(tmp_path_factory) -> Path:
     return make_image_folder(tmp_path_factory.mktemp("pictures"))
+
+
+def load_script(name: str) -> ModuleType:
+    """A module of scripts/ (not a package), e.g. make_scenes."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+make_scenes = load_script("make_scenes").make_scenes  # outdoor scenes of four classes, with an up and a down
 
 
 def make_cifar_binary(root: Path, per_file: int = 20) -> Path:

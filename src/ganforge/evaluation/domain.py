@@ -4,12 +4,14 @@ with their floor, and the words saying which feature space they come from and ho
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from ganforge.data import GANDataModule
 from ganforge.domain_classifier import DomainClassifier, domain_classifier, train_on_samples
 from ganforge.evaluation.context import NotApplicable
 from ganforge.evaluation.suites import MetricInputs, SuiteResult, extractor_name
@@ -63,8 +65,9 @@ class DomainMetrics:
     label accuracy (samples classified as the class asked for) and CAS. Labelled datasets only.
 
     The classifier is `classifier_dir/<dataset>.pt`: written by `python train.py experiment=classifier
-    data=<dataset>`, or trained here from `classifier` (a model config) for `classifier_epochs` on first use.
-    Below `min_skill` (its test accuracy's share of the way from chance to 1) the report calls its features weak.
+    data=<dataset>`, or trained here from `classifier` (a model config) on first use, for `classifier_epochs`
+    or as many more as take `classifier_min_steps` batches (a folder of a few hundred pictures has only a few
+    batches an epoch). Below `min_skill` (its test accuracy's share of the way from chance to 1) the report calls its features weak.
     """
 
     def __init__(
@@ -73,6 +76,7 @@ class DomainMetrics:
         classifier_dir: str,
         cache_dir: str,
         classifier_epochs: int = 2,
+        classifier_min_steps: int = 500,
         metrics: Sequence[str] = METRICS,
         floor: bool = True,
         label_accuracy: bool = True,
@@ -84,7 +88,12 @@ class DomainMetrics:
         self.classifier_dir, self.cache_dir = Path(classifier_dir), Path(cache_dir)
         self.classifier_epochs, self.metrics, self.floor = classifier_epochs, list(metrics), floor
         self.with_label_accuracy, self.cas_epochs, self.options = label_accuracy, cas_epochs, dict(options or {})
-        self.min_skill = min_skill
+        self.min_skill, self.classifier_min_steps = min_skill, classifier_min_steps
+
+    def classifier_epochs_for(self, datamodule: GANDataModule) -> int:
+        """`classifier_epochs`, or more when that is fewer than `classifier_min_steps` batches of the training split."""
+        batches = max(1, len(datamodule.load(datamodule.train_split)[0]) // datamodule.batch_size)
+        return max(self.classifier_epochs, math.ceil(self.classifier_min_steps / batches))
 
     def __call__(self, inputs: MetricInputs) -> SuiteResult:
         classes = inputs.datamodule.class_names
@@ -92,7 +101,7 @@ class DomainMetrics:
             raise NotApplicable("the dataset is unlabelled: it has no classes for a domain classifier to learn "
                                 "(the label_free suite measures it instead)")
         classifier = domain_classifier(self.recipe, self.classifier_dir, inputs.dataset, inputs.data_config,
-                                       self.classifier_epochs, inputs.device)
+                                       self.classifier_epochs_for(inputs.datamodule), inputs.device)
         result = measure_in_features(classifier, f"ganforge-{inputs.dataset}", inputs, self.metrics, self.floor,
                                      self.cache_dir, self.options)
         values = result.values
