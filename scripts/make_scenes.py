@@ -65,7 +65,8 @@ def draw_scene(kind: str, size: int, rng: np.random.Generator) -> Image.Image:
         hull = jitter(rng, (120, 70, 40), 25)
         draw.polygon([(x - s * 0.6, horizon + s * 0.05), (x + s * 0.6, horizon + s * 0.05),
                       (x + s * 0.4, horizon + s * 0.3), (x - s * 0.4, horizon + s * 0.3)], fill=hull)
-        draw.polygon([(x, horizon - s * 1.0), (x, horizon), (x + s * 0.5, horizon)], fill=jitter(rng, (245, 245, 235), 10))
+        sail = jitter(rng, (245, 245, 235), 10)
+        draw.polygon([(x, horizon - s * 1.0), (x, horizon), (x + s * 0.5, horizon)], fill=sail)
     else:
         raise ValueError(f"unknown kind {kind!r}; choose one of {CLASSES}")
     return picture

@@ -308,8 +308,9 @@ def test_one_training_step_of_every_image_variant_on_a_folder(compose_config, im
 
     channels, side = shape
     train(compose_config([f"model={model}", "data=folder", f"data.path={image_folder}",
-                          f"data.sample_shape=[{channels},{side},{side}]", "data.batch_size=4", "trainer.fast_dev_run=true",
-                          "callbacks.sample_preview.drawers.image.size=4", *IMAGE_VARIANTS[model]]))
+                          f"data.sample_shape=[{channels},{side},{side}]", "data.batch_size=4",
+                          "trainer.fast_dev_run=true", "callbacks.sample_preview.drawers.image.size=4",
+                          *IMAGE_VARIANTS[model]]))
     # The preview of the step's generator: 2×2 tiles (2 per class for a conditional model) of the folder's size.
     preview = np.asarray(Image.open(tmp_path / "samples" / "epoch_000.png"))
     assert preview.shape == (2 * (side + 2) + 2, 2 * (side + 2) + 2, 3)

@@ -38,8 +38,8 @@ def trust_note(task: str, accuracy: float, chance: float, min_skill: float, weak
 
 
 def measure_in_features(
-    extractor: DomainClassifier, family: str, inputs: MetricInputs, metrics: Sequence[str], floor: bool, cache_dir: Path,
-    options: dict[str, Any],
+    extractor: DomainClassifier, family: str, inputs: MetricInputs, metrics: Sequence[str], floor: bool,
+    cache_dir: Path, options: dict[str, Any],
 ) -> SuiteResult:
     """torch-fidelity's `metrics` of the samples against the test split in the hidden layer of `extractor` (registered
     as `family-<hash of its weights>`), and with `floor` the FID of as many real training images."""
@@ -67,7 +67,8 @@ class DomainMetrics:
     The classifier is `classifier_dir/<dataset>.pt`: written by `python train.py experiment=classifier
     data=<dataset>`, or trained here from `classifier` (a model config) on first use, for `classifier_epochs`
     or as many more as take `classifier_min_steps` batches (a folder of a few hundred pictures has only a few
-    batches an epoch). Below `min_skill` (its test accuracy's share of the way from chance to 1) the report calls its features weak.
+    batches an epoch). Below `min_skill` (its test accuracy's share of the way from chance to 1) the report calls
+    its features weak.
     """
 
     def __init__(
@@ -116,8 +117,8 @@ class DomainMetrics:
             values["cas"] = label_accuracy(trained_on_samples, real.images, real.labels, to_model_space)
         result.details = {
             "feature_space": f"the {result.details['feature_dim']}-d hidden layer of a small CNN trained to tell the "
-                             f"{len(classes)} classes of data={inputs.dataset} apart on its training split (supervised, "
-                             f"by the labels); IS from its class probabilities",
+                             f"{len(classes)} classes of data={inputs.dataset} apart on its training split "
+                             f"(supervised, by the labels); IS from its class probabilities",
             "trust": trust_note(f"tells the {len(classes)} classes apart", classifier.test_accuracy, 1 / len(classes),
                                 self.min_skill,
                                 "the classes may be too few, too alike or too small a set to learn"),

@@ -20,7 +20,7 @@ from ganforge.data import GANDataModule
 from ganforge.errors import CheckpointError
 from ganforge.evaluation.context import AnalysisContext, NotApplicable, ReportFigure
 from ganforge.evaluation.report import write_report
-from ganforge.evaluation.suites import MetricInputs, MetricSuite, SuiteResult, split_set
+from ganforge.evaluation.suites import MetricInputs, MetricSuite, split_set
 from ganforge.generation import check_sample_count, data_config_here, load_generator, resolve_device
 from ganforge.metrics import SampleSet
 from ganforge.sampling import draw_evaluation_set
