@@ -98,6 +98,32 @@ def load_script(name: str) -> ModuleType:
 make_scenes = load_script("make_scenes").make_scenes  # outdoor scenes of four classes, with an up and a down
 
 
+@pytest.fixture(scope="session")
+def inception_weights(tmp_path_factory) -> Path:
+    """A weights file of torch-fidelity's own InceptionV3 architecture, randomly initialised (no download)."""
+    import torch
+    from torch import nn
+    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+
+    from ganforge.evaluation.inception import WEIGHTS_NAME
+
+    class RandomInception(FeatureExtractorInceptionV3):
+        """torch-fidelity's InceptionV3 that keeps its random initialisation instead of loading weights."""
+
+        def load_state_dict(self, state_dict, strict=True, assign=False):
+            return None
+
+    folder = tmp_path_factory.mktemp("inception")
+    torch.save({}, folder / "nothing.pt")
+    torch.manual_seed(0)
+    model = RandomInception("inception", ["2048"], feature_extractor_weights_path=str(folder / "nothing.pt"))
+    for layer in model.modules():  # variance-preserving, so 90 random layers still tell images apart
+        if isinstance(layer, nn.Conv2d):
+            nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+    torch.save(model.state_dict(), folder / WEIGHTS_NAME)
+    return folder / WEIGHTS_NAME
+
+
 def make_cifar_binary(root: Path, per_file: int = 20) -> Path:
     """CIFAR-10's binary version in miniature: record i has label i % 10, red = 20·label, green 100, blue 200."""
     folder = root / "cifar-10-batches-bin"

@@ -29,7 +29,7 @@ from ganforge.models.classifier import Classifier
 SLIM = ["model.generator.channels=8", "model.discriminator.channels=8", "model.generator.max_channels=32",
         "model.discriminator.max_channels=32"]
 # Small analyses and feature extractors, so an evaluation takes seconds.
-QUICK_EVALUATION = ["metrics=domain", "n_samples=100", "analyses.tsne.per_set=40", "analyses.arithmetic.samples=100",
+QUICK_EVALUATION = ["analyses.tsne.per_set=40", "analyses.arithmetic.samples=100",
                     "analyses.neighbours.measured=40", "metrics.suites.domain.classifier_min_steps=300",
                     "metrics.suites.label_free.steps=150"]
 ALICE_PICTURES = "/nonexistent/alice/pictures"  # where the pictures were on the machine that trained
@@ -78,14 +78,16 @@ def labelled(base):
     ckpt = moved_to_another_machine(trained(base, "cgan", "model=cgan", f"data.path={base / 'scenes'}",
                                             "data.sample_shape=[3,32,32]"), base / "alice-cache")
     return {"ckpt": ckpt, "alice_cache": base / "alice-cache",
-            **evaluation(ckpt, base / "eval-labelled", f"data.path={base / 'scenes'}")}
+            **evaluation(ckpt, base / "eval-labelled", "metrics=domain", "n_samples=100",
+                         f"data.path={base / 'scenes'}")}
 
 
 @pytest.fixture(scope="module")
-def unlabelled(base):
-    """An unconditional GAN of the unlabelled scenes (RGB, 64 px), evaluated offline."""
+def unlabelled(base, inception_weights):
+    """An unconditional GAN of the unlabelled scenes (RGB, 64 px), evaluated offline, Inception weights given."""
     ckpt = trained(base, "gan", "model=gan", f"data.path={base / 'flat'}", "data.sample_shape=[3,64,64]")
-    return evaluation(ckpt, base / "eval-unlabelled")
+    return evaluation(ckpt, base / "eval-unlabelled", "n_samples=36", "metrics=all",  # Inception is slow on a CPU
+                      f"metrics.inception_weights={inception_weights}", "metrics.suites.inception.options.isc_splits=2")
 
 
 def colour(png: Path) -> bool:
@@ -114,7 +116,7 @@ def test_a_labelled_folder_is_measured_in_the_features_of_a_classifier_of_its_cl
 
 def test_an_unlabelled_folder_is_measured_offline_and_never_called_conditional(unlabelled):
     summary, report = unlabelled["summary"], unlabelled["report"]
-    assert summary["conditional"] is False and set(summary["metrics"]) == {"label_free"}
+    assert summary["conditional"] is False and set(summary["metrics"]) == {"label_free", "inception"}
     values = summary["metrics"]["label_free"]
     assert set(values) == {"fid", "kid_mean", "kid_std", "precision", "recall", "f_score", "fid_floor",
                            "extractor_test_accuracy"}
@@ -128,8 +130,11 @@ def test_an_unlabelled_folder_is_measured_offline_and_never_called_conditional(u
     assert "conditional and needs a labelled dataset" not in unlabelled["stderr"]
     assert escape(measured["feature_space"]) in report and escape(measured["trust"]) in report
     assert "Measured in the features of\nlabel_free: the 128-d hidden layer" in unlabelled["stdout"]
+    inception = summary["measured_with"]["inception"]  # weights given: Inception's features as well
+    assert inception["feature_space"].startswith("the 2048-d pool features of InceptionV3")
+    assert summary["metrics"]["inception"]["fid"] > 0 and escape(inception["feature_space"]) in report
     assert colour(unlabelled["run"] / "samples.png")
-    assert Image.open(unlabelled["run"] / "samples.png").size == (10 * 66 + 2,) * 2  # 100 samples of 64 px
+    assert Image.open(unlabelled["run"] / "samples.png").size == (6 * 66 + 2,) * 2  # 36 samples of 64 px
 
 
 def label_free_inputs(folder: Path, cache_dir: Path, generated: SampleSet | None = None) -> MetricInputs:
@@ -186,7 +191,7 @@ def test_a_checkpoint_from_another_machine_reads_the_pictures_here_and_caches_on
     assert not any(alice_cache.iterdir())
     assert len(list((labelled["data_dir"] / "cache" / "folders").glob("scenes-*.pt"))) == 1
 
-    missing = run_entry("evaluate.py", f"ckpt={labelled['ckpt']}", *QUICK_EVALUATION, *path_overrides(base / "no-path"))
+    missing = run_entry("evaluate.py", f"ckpt={labelled['ckpt']}", "metrics=domain", *path_overrides(base / "no-path"))
     assert missing.returncode == 2
     assert missing.stderr.strip().splitlines() == [f"error: image folder {ALICE_PICTURES} does not exist; "
                                                    f"set data.path to a folder of images"]

@@ -15,8 +15,6 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
-from torch import nn
-from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
 from conftest import ROOT, data_overrides, path_overrides, run_entry
 from ganforge.checkpoint import load_gan
@@ -163,27 +161,6 @@ def test_extractor_names_follow_the_weights(tmp_path):
     names = {key: extractor_name("family", path) for key, path in files.items()}
     assert names["a"] == names["b"] != names["c"]
     assert names["a"].startswith("family-")
-
-
-class RandomInception(FeatureExtractorInceptionV3):
-    """torch-fidelity's InceptionV3 that keeps its random initialisation instead of loading weights."""
-
-    def load_state_dict(self, state_dict, strict=True, assign=False):
-        return None
-
-
-@pytest.fixture(scope="session")
-def inception_weights(tmp_path_factory) -> Path:
-    """A weights file of torch-fidelity's own InceptionV3 architecture, randomly initialised (no download)."""
-    folder = tmp_path_factory.mktemp("inception")
-    torch.save({}, folder / "nothing.pt")
-    torch.manual_seed(0)
-    model = RandomInception("inception", ["2048"], feature_extractor_weights_path=str(folder / "nothing.pt"))
-    for layer in model.modules():  # variance-preserving, so 90 random layers still tell images apart
-        if isinstance(layer, nn.Conv2d):
-            nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
-    torch.save(model.state_dict(), folder / WEIGHTS_NAME)
-    return folder / WEIGHTS_NAME
 
 
 def test_inception_metrics_run_the_real_torch_fidelity_code_offline(bars, inception_weights, tmp_path):
