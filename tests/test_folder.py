@@ -317,3 +317,10 @@ def test_one_training_step_of_every_image_variant_on_a_folder(compose_config, im
     tiles = preview[2:-2, 2:-2].astype(int)
     grey = (tiles[..., 0] == tiles[..., 1]).all() and (tiles[..., 1] == tiles[..., 2]).all()
     assert grey == (channels == 1)
+
+
+def test_the_domain_fid_callback_takes_a_folders_config(compose_config, image_folder):
+    """Its `data_config: ${data}` is resolved again when the callback is built: the class folders survive it."""
+    cfg = compose_config(["data=folder", f"data.path={image_folder}", "callbacks=domain_fid"])
+    callback = instantiate(cfg.callbacks.domain_fid)
+    assert callback.data_config["class_names"] == ["cats", "dogs"] and callback.data_config["path"] == str(image_folder)

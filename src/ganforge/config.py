@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from omegaconf import OmegaConf
+from omegaconf import ListConfig, OmegaConf
 
 from ganforge.data.folder import class_folders
 from ganforge.errors import ConfigError
@@ -33,10 +33,16 @@ def class_count(class_names: Sequence[str]) -> int:
     return len(class_names)
 
 
+def class_folder_names(path: str) -> ListConfig:
+    """The class folders of an image folder, as a config list: a plain list in a config that is copied and resolved
+    again (e.g. `data_config: ${data}` of a callback) is refused by OmegaConf."""
+    return ListConfig(class_folders(path))
+
+
 def register_resolvers() -> None:
     OmegaConf.register_new_resolver("ganforge.precision", best_precision, replace=True)
     OmegaConf.register_new_resolver("ganforge.cuda", torch.cuda.is_available, replace=True)
     OmegaConf.register_new_resolver("ganforge.num_classes", labelled_classes, replace=True)
     OmegaConf.register_new_resolver("ganforge.class_count", class_count, replace=True)
-    OmegaConf.register_new_resolver("ganforge.class_folders", class_folders, replace=True)
+    OmegaConf.register_new_resolver("ganforge.class_folders", class_folder_names, replace=True)
     OmegaConf.register_new_resolver("ganforge.run_dir", run_directory, replace=True)
