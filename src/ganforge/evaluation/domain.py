@@ -25,16 +25,17 @@ def skill(accuracy: float, chance: float) -> float:
     return (accuracy - chance) / (1 - chance)
 
 
-def trust_note(task: str, accuracy: float, chance: float, min_skill: float, weak_advice: str) -> str:
+def trust_note(task: str, accuracy: float, chance: float, min_skill: float, weak_advice: str, caveat: str = "") -> str:
     """What a reader may conclude from numbers measured in the features of a CNN trained for `task` (what it
-    does, e.g. "tells the 10 classes apart"), given its accuracy on held-out images."""
+    does, e.g. "tells the 10 classes apart"), given its accuracy on held-out images; `caveat`: what such features
+    miss even when the CNN does its task well."""
     measured = f"on held-out images the CNN {task} with accuracy {accuracy:.3f} (chance: {chance:.3f})"
     if skill(accuracy, chance) < min_skill:
         return (f"WEAK: {measured}, so its features say little about these images; {weak_advice}. "
                 f"Treat these numbers as a rough check only.")
     return (f"Useful: {measured}. Compare these numbers only between models evaluated on this dataset with this same "
             f"feature extractor (named below), never with other datasets or published (Inception) FIDs; fid_floor, "
-            f"real training images measured the same way, is as close as real data gets.")
+            f"real training images measured the same way, is as close as real data gets.{caveat}")
 
 
 def measure_in_features(

@@ -154,7 +154,9 @@ class LabelFreeMetrics:
             "trust": trust_note(TASK, extractor.test_accuracy, 1 / TURNS, self.min_skill,
                                 "the pictures look much the same at every turn (textures, patterns, views from "
                                 "above), or are too few; give Inception weights (metrics.inception_weights=PATH) or "
-                                "sort the pictures into class folders"),
+                                "sort the pictures into class folders",
+                                " Features learnt to find which way is up weigh layout and shapes more than fine "
+                                "texture: samples can lose detail these numbers hardly notice."),
             **result.details,
         }
         return result
