@@ -87,6 +87,13 @@ def test_domain_fid_of_a_sample_set_against_itself_is_zero(bars, tmp_path):
     assert values["precision"] == 1.0 and values["recall"] == 1.0
 
 
+def test_precision_and_recall_fit_a_test_split_smaller_than_their_neighbourhood(bars, tmp_path):
+    real = SampleSet(bars["test"].images[:3], name="bars-test-3")  # a small folder's test split: 3 pictures
+    suite = domain_suite(bars, tmp_path, metrics=["prc"], floor=False, label_accuracy=False, cas_epochs=0)
+    values = suite(inputs(bars, SampleSet(real.images), real)).values  # k = 3 neighbours need 4 images: k shrinks
+    assert values["precision"] == 1.0 and values["recall"] == 1.0
+
+
 def inception_score_by_hand(logits: torch.Tensor) -> float:
     """exp(E_x KL(p(y|x) || p(y))) over the whole set (Salimans et al., 2016)."""
     p = torch.softmax(logits.double(), 1)
