@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import os
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -84,6 +86,43 @@ def make_image_folder(folder: Path, classes: Sequence[str] = ("cats", "dogs"), p
 @pytest.fixture(scope="session")
 def image_folder(tmp_path_factory) -> Path:
     return make_image_folder(tmp_path_factory.mktemp("pictures"))
+
+
+def load_script(name: str) -> ModuleType:
+    """A module of scripts/ (not a package), e.g. make_scenes."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+make_scenes = load_script("make_scenes").make_scenes  # outdoor scenes of four classes, with an up and a down
+
+
+@pytest.fixture(scope="session")
+def inception_weights(tmp_path_factory) -> Path:
+    """A weights file of torch-fidelity's own InceptionV3 architecture, randomly initialised (no download)."""
+    import torch
+    from torch import nn
+    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+
+    from ganforge.evaluation.inception import WEIGHTS_NAME
+
+    class RandomInception(FeatureExtractorInceptionV3):
+        """torch-fidelity's InceptionV3 that keeps its random initialisation instead of loading weights."""
+
+        def load_state_dict(self, state_dict, strict=True, assign=False):
+            return None
+
+    folder = tmp_path_factory.mktemp("inception")
+    torch.save({}, folder / "nothing.pt")
+    torch.manual_seed(0)
+    model = RandomInception("inception", ["2048"], feature_extractor_weights_path=str(folder / "nothing.pt"))
+    for layer in model.modules():  # variance-preserving, so 90 random layers still tell images apart
+        if isinstance(layer, nn.Conv2d):
+            nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+    torch.save(model.state_dict(), folder / WEIGHTS_NAME)
+    return folder / WEIGHTS_NAME
 
 
 def make_cifar_binary(root: Path, per_file: int = 20) -> Path:

@@ -73,7 +73,11 @@ def test_evaluate_draws_every_analysis_and_a_self_contained_report(cgan_evaluati
     expected = {"samples", "classes", "interpolation", "class_interpolation", "arithmetic", "neighbours", "tsne", "losses"}
     assert {name.removesuffix(".png") for name in summary["figures"]} == expected
     assert all((run / name).is_file() for name in summary["figures"])
-    assert summary["not_applicable"] == ["confusion: the discriminator has no classifier head"]
+    assert summary["not_applicable"] == [
+        "label_free metrics: the dataset is labelled: the domain suite measures it in its classifier's features "
+        "(metrics.suites.label_free.unlabelled_only=false adds these too)",
+        "confusion analysis: the discriminator has no classifier head",
+    ]
     report = (run / "report.html").read_text()
     assert report.count("src='data:image/png;base64,") == len(expected)
     assert "src='http" not in report and "label_accuracy" in report

@@ -282,3 +282,45 @@ def test_grey_samples_make_a_grey_grid(compose_config, image_folder):
     grid = ImageGrid(4)(fake, balanced_labels(4, 1), gan, dm)
     assert grid.shape == (70, 70, 3)
     assert [tile(grid, i, 2) for i in range(4)] == [[v] * 3 for v in (0, 60, 120, 250)]
+
+
+# Slim nets: one training step of every variant at every size stays a fraction of a second.
+SLIM_SNGAN = ["model.generator.channels=8", "model.discriminator.channels=8", "model.generator.max_channels=32",
+              "model.discriminator.max_channels=32"]
+SLIM_DCGAN = ["model.generator.channels=[32,16]", "model.discriminator.channels=[8,16]"]
+SLIM_ACGAN = ["model.generator.channels=[32,16,8]", "model.generator.refine_channels=[8]",
+              "model.discriminator.channels=[8,8,16,16]", "model.discriminator.feature_dim=16"]
+SLIM_MLP = ["model.generator.hidden_dims=[32]", "model.discriminator.hidden_dims=[32]"]
+IMAGE_VARIANTS = {"gan": SLIM_SNGAN, "cgan": SLIM_SNGAN, "dcgan": SLIM_DCGAN, "cdcgan": SLIM_DCGAN, "wgan": SLIM_DCGAN,
+                  "wgan_gp": SLIM_DCGAN, "acgan": SLIM_ACGAN, "acgan_conditional": SLIM_ACGAN, "mlp_gan": SLIM_MLP,
+                  "mlp_cgan": SLIM_MLP}
+
+
+def test_every_image_variant_is_tested_on_folders():
+    models = {p.stem for p in (Path(__file__).parents[1] / "conf" / "model").glob("*.yaml")}
+    assert models - set(IMAGE_VARIANTS) == {"toy"}  # a new image model joins the matrix below
+
+
+@pytest.mark.parametrize("shape", [(3, 32), (1, 32), (3, 64), (1, 64)], ids=["rgb32", "grey32", "rgb64", "grey64"])
+@pytest.mark.parametrize("model", sorted(IMAGE_VARIANTS))
+def test_one_training_step_of_every_image_variant_on_a_folder(compose_config, image_folder, tmp_path, model, shape):
+    from ganforge.training import train
+
+    channels, side = shape
+    train(compose_config([f"model={model}", "data=folder", f"data.path={image_folder}",
+                          f"data.sample_shape=[{channels},{side},{side}]", "data.batch_size=4",
+                          "trainer.fast_dev_run=true", "callbacks.sample_preview.drawers.image.size=4",
+                          *IMAGE_VARIANTS[model]]))
+    # The preview of the step's generator: 2×2 tiles (2 per class for a conditional model) of the folder's size.
+    preview = np.asarray(Image.open(tmp_path / "samples" / "epoch_000.png"))
+    assert preview.shape == (2 * (side + 2) + 2, 2 * (side + 2) + 2, 3)
+    tiles = preview[2:-2, 2:-2].astype(int)
+    grey = (tiles[..., 0] == tiles[..., 1]).all() and (tiles[..., 1] == tiles[..., 2]).all()
+    assert grey == (channels == 1)
+
+
+def test_the_domain_fid_callback_takes_a_folders_config(compose_config, image_folder):
+    """Its `data_config: ${data}` is resolved again when the callback is built: the class folders survive it."""
+    cfg = compose_config(["data=folder", f"data.path={image_folder}", "callbacks=domain_fid"])
+    callback = instantiate(cfg.callbacks.domain_fid)
+    assert callback.data_config["class_names"] == ["cats", "dogs"] and callback.data_config["path"] == str(image_folder)

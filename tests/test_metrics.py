@@ -15,8 +15,6 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
-from torch import nn
-from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
 from conftest import ROOT, data_overrides, path_overrides, run_entry
 from ganforge.checkpoint import load_gan
@@ -86,6 +84,13 @@ def test_domain_fid_of_a_sample_set_against_itself_is_zero(bars, tmp_path):
     values = domain_suite(bars, tmp_path, floor=False)(inputs(bars, SampleSet(bars["test"].images))).values
     assert FIDELITY_KEYS <= set(values)
     assert values["fid"] == pytest.approx(0.0, abs=1e-6)
+    assert values["precision"] == 1.0 and values["recall"] == 1.0
+
+
+def test_precision_and_recall_fit_a_test_split_smaller_than_their_neighbourhood(bars, tmp_path):
+    real = SampleSet(bars["test"].images[:3], name="bars-test-3")  # a small folder's test split: 3 pictures
+    suite = domain_suite(bars, tmp_path, metrics=["prc"], floor=False, label_accuracy=False, cas_epochs=0)
+    values = suite(inputs(bars, SampleSet(real.images), real)).values  # k = 3 neighbours need 4 images: k shrinks
     assert values["precision"] == 1.0 and values["recall"] == 1.0
 
 
@@ -163,27 +168,6 @@ def test_extractor_names_follow_the_weights(tmp_path):
     names = {key: extractor_name("family", path) for key, path in files.items()}
     assert names["a"] == names["b"] != names["c"]
     assert names["a"].startswith("family-")
-
-
-class RandomInception(FeatureExtractorInceptionV3):
-    """torch-fidelity's InceptionV3 that keeps its random initialisation instead of loading weights."""
-
-    def load_state_dict(self, state_dict, strict=True, assign=False):
-        return None
-
-
-@pytest.fixture(scope="session")
-def inception_weights(tmp_path_factory) -> Path:
-    """A weights file of torch-fidelity's own InceptionV3 architecture, randomly initialised (no download)."""
-    folder = tmp_path_factory.mktemp("inception")
-    torch.save({}, folder / "nothing.pt")
-    torch.manual_seed(0)
-    model = RandomInception("inception", ["2048"], feature_extractor_weights_path=str(folder / "nothing.pt"))
-    for layer in model.modules():  # variance-preserving, so 90 random layers still tell images apart
-        if isinstance(layer, nn.Conv2d):
-            nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
-    torch.save(model.state_dict(), folder / WEIGHTS_NAME)
-    return folder / WEIGHTS_NAME
 
 
 def test_inception_metrics_run_the_real_torch_fidelity_code_offline(bars, inception_weights, tmp_path):

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from PIL import Image
 
 from ganforge.checkpoint import HOW_TO_FIND, load_gan
@@ -46,6 +46,28 @@ def load_generator(ckpt: str | None, device: torch.device) -> tuple[GAN, dict[st
         raise CheckpointError(f"no checkpoint given: add ckpt=PATH; {HOW_TO_FIND}")
     gan, record = load_gan(ckpt)
     return gan.to(device), record
+
+
+def data_config_here(recorded: dict[str, Any], local: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The checkpoint's data config with this machine's data locations, from `local` (the entry point's `data:`
+    block: this machine's config and command line; null means not given).
+
+    A checkpoint may come from another machine, and names places there. Places only read (a folder's `path`,
+    `search_dirs`) are the checkpoint's unless given here. Places written to are never the checkpoint's: `root`
+    (where a dataset is looked for first and downloaded to) and `cache_dir` (decoded pictures) come from here; the
+    recorded root is still searched, after the others. Without a local root nothing is downloaded; without a local
+    cache_dir, or when the checkpoint's run cached nothing, nothing is cached. Only keys the recorded config has
+    are taken (other datasets have other settings).
+    """
+    given = {key: value for key, value in (local or {}).items() if value is not None and key in recorded}
+    config = {**recorded, **given}
+    if "cache_dir" in recorded and (recorded["cache_dir"] is None or "cache_dir" not in given):
+        config["cache_dir"] = None  # a run that cached no copy of its pictures caches none here either
+    if "root" in recorded and "root" not in given and "download" in recorded:
+        config["download"] = False  # no local root: the recorded one is read, nothing is written there
+    elif "root" in recorded and config["root"] != recorded["root"]:
+        config["search_dirs"] = [*config.get("search_dirs", []), recorded["root"]]
+    return config
 
 
 def requested_labels(label: Any, n: int, gan: GAN, class_names: Sequence[str]) -> torch.Tensor | None:
@@ -94,7 +116,7 @@ def generate(cfg: DictConfig) -> Path:
     if (out / NPZ_NAME).exists():
         raise GanforgeError(f"{out / NPZ_NAME} already exists; choose another out=DIR or move the old samples away")
     gan, record = load_generator(cfg.ckpt, resolve_device(cfg.device))
-    datamodule = instantiate(record["data"])
+    datamodule = instantiate(data_config_here(record["data"], OmegaConf.to_container(cfg.data, resolve=True)))
     labels = requested_labels(cfg.label, cfg.n, gan, datamodule.class_names)
     images = render(gan, datamodule.to_data_space, draw_noise(gan, cfg.n, cfg.seed), labels, cfg.batch_size)
     npz = write_samples(out, images, labels, datamodule.class_names)

@@ -18,8 +18,8 @@ from ganforge.checkpoint import load_module
 from ganforge.data import GANDataModule
 from ganforge.domain_classifier import classifier_file
 from ganforge.errors import ConfigError
-from ganforge.evaluation.pipeline import checkpoint_data_config, dataset_name
-from ganforge.generation import load_generator
+from ganforge.evaluation.pipeline import dataset_name
+from ganforge.generation import data_config_here, load_generator
 from ganforge.sampling import render
 from ganforge.models.base import GAN
 from ganforge.models.classifier import Classifier
@@ -112,11 +112,12 @@ def load_app_model(
     classifier_dir: str | Path | None = None,
 ) -> AppModel:
     """The checkpoint's GAN (loaded through `ganforge.checkpoint.load_gan`) and its dataset; with `classifier_dir`,
-    also the dataset's domain classifier for class predictions. `data_overrides`' non-null values change the
-    checkpoint's data config (e.g. a moved `root`)."""
+    also the dataset's domain classifier for class predictions. `data_overrides` (app.yaml's `data:` block) gives
+    this machine's data locations (see `data_config_here`)."""
     gan, record = load_generator(None if ckpt is None else str(ckpt), device)
     dataset = dataset_name(record, str(ckpt))
-    data_config = checkpoint_data_config(record, OmegaConf.create() if data_overrides is None else data_overrides)
+    data_config = data_config_here(record["data"], None if data_overrides is None else
+                                   OmegaConf.to_container(data_overrides, resolve=True))
     datamodule: GANDataModule = instantiate(data_config)
     if len(datamodule.sample_shape) != 3:
         raise ConfigError(f"the app shows images, but {ckpt} generates points (data={dataset}); "

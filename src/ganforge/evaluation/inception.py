@@ -103,5 +103,14 @@ class InceptionMetrics:
         extractor = register_extractor(extractor_name("inception-v3-compat", self.weights), FeatureExtractorInceptionV3)
         values = fidelity_metrics(inputs.generated, inputs.real, extractor, self.cache_dir, inputs.device, self.metrics,
                                   self.options, weights=self.weights)
-        return SuiteResult(values, {"feature_extractor": extractor, "weights": str(self.weights),
-                                    "real_statistics": inputs.real.name})
+        details = {
+            "feature_space": "the 2048-d pool features of InceptionV3 trained on ImageNet (torch-fidelity's FID "
+                             "weights), every image resized to 299×299; IS from its 1008 ImageNet class logits",
+            "trust": "The standard space of published FIDs, and independent of this dataset: comparable across "
+                     "datasets and with papers only at the same sample count and reference images. ImageNet features "
+                     "may miss what matters in pictures far from photographs (digits, drawings, scans).",
+            "feature_extractor": extractor,
+            "weights": str(self.weights),
+            "real_statistics": inputs.real.name,
+        }
+        return SuiteResult(values, details)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -20,8 +20,8 @@ from ganforge.data import GANDataModule
 from ganforge.errors import CheckpointError
 from ganforge.evaluation.context import AnalysisContext, NotApplicable, ReportFigure
 from ganforge.evaluation.report import write_report
-from ganforge.evaluation.suites import MetricInputs, MetricSuite, SuiteResult, split_set
-from ganforge.generation import check_sample_count, load_generator, resolve_device
+from ganforge.evaluation.suites import MetricInputs, MetricSuite, split_set
+from ganforge.generation import check_sample_count, data_config_here, load_generator, resolve_device
 from ganforge.metrics import SampleSet
 from ganforge.sampling import draw_evaluation_set
 
@@ -34,12 +34,6 @@ def dataset_name(record: dict[str, Any], ckpt: str) -> str:
     if not name:
         raise CheckpointError(f"{ckpt} records no dataset name (its run was not composed by train.py); retrain it with train.py")
     return name
-
-
-def checkpoint_data_config(record: dict[str, Any], overrides: DictConfig) -> dict[str, Any]:
-    """The checkpoint's data config with the command line's non-null `data.*` values (e.g. a moved `root`)."""
-    changes = {key: value for key, value in OmegaConf.to_container(overrides, resolve=True).items() if value is not None}
-    return {**record["data"], **changes}
 
 
 def fixed_subset(split: SampleSet, n: int | None, name_prefix: str) -> SampleSet:
@@ -59,18 +53,22 @@ def timed(seconds: dict[str, float], key: str) -> Iterator[None]:
         seconds[key] = time.perf_counter() - started
 
 
-def run_analyses(
-    analyses: Mapping[str, Any], context: AnalysisContext, seconds: dict[str, float]
-) -> tuple[list[ReportFigure], list[str]]:
-    """Every analysis's figures, and a note for each that does not apply."""
-    figures, notes = [], []
-    for name, analysis in analyses.items():
-        with timed(seconds, f"analysis/{name}"):
+def where_applicable(
+    parts: Mapping[str, Callable[[Any], Any]], given: Any, seconds: dict[str, float], kind: str
+) -> tuple[dict[str, Any], list[str]]:
+    """What each part (a metric suite, an analysis) makes of `given`, timed as `<kind>/<name>`; a note (`<name>
+    <kind>: why`) for each that does not apply to this model or dataset, and nothing for one that returns None."""
+    results, notes = {}, []
+    for name, part in parts.items():
+        with timed(seconds, f"{kind}/{name}"):
             try:
-                figures += analysis(context)
+                result = part(given)
             except NotApplicable as reason:
-                notes.append(f"{name}: {reason}")
-    return figures, notes
+                notes.append(f"{name} {kind}: {reason}")
+                continue
+        if result is not None:
+            results[name] = result
+    return results, notes
 
 
 def write_json(path: Path, content: dict[str, Any]) -> None:
@@ -92,7 +90,10 @@ def metrics_table(summary: Mapping[str, Any]) -> str:
     """The metrics as a short aligned table, one `suite/metric value` per line."""
     rows = [(f"{suite}/{name}", value) for suite, values in summary["metrics"].items() for name, value in values.items()]
     width = max((len(name) for name, _ in rows), default=10) + 2
-    return "\n".join([f"{'metric':<{width}}{'value':>12}"] + [f"{name:<{width}}{value:>12.4f}" for name, value in rows])
+    spaces = [f"{suite}: {details['feature_space']}" for suite, details in summary.get("measured_with", {}).items()
+              if "feature_space" in details]
+    return "\n".join([f"{'metric':<{width}}{'value':>12}"] + [f"{name:<{width}}{value:>12.4f}" for name, value in rows]
+                     + (["", "Measured in the features of", *spaces] if spaces else []))
 
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
@@ -104,7 +105,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     device = resolve_device(cfg.device)
     gan, record = load_generator(cfg.ckpt, device)
     dataset = dataset_name(record, cfg.ckpt)
-    data_config = checkpoint_data_config(record, cfg.data)
+    data_config = data_config_here(record["data"], OmegaConf.to_container(cfg.data, resolve=True))
     with open_dict(cfg):
         cfg.data = data_config  # the metric configs' ${data.…} now resolve against the checkpoint's dataset
     # Build every suite and analysis first: missing Inception weights fail here, before any work.
@@ -122,12 +123,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
 
     inputs = MetricInputs(generated, test, datamodule, data_config, dataset, device, cfg.seed,
                           reference=fixed_subset(train, cfg.n_samples, f"{dataset}-{datamodule.train_split}"))
-    results: dict[str, SuiteResult] = {}
-    for name, suite in suites.items():
-        with timed(seconds, f"metrics/{name}"):
-            result = suite(inputs)
-        if result is not None:
-            results[name] = result
+    results, notes = where_applicable(suites, inputs, seconds, "metrics")
     out = Path(cfg.paths.output_dir)
     summary: dict[str, Any] = {
         "checkpoint": str(Path(cfg.ckpt).resolve()),
@@ -145,7 +141,9 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     write_json(out / "metrics.json", summary)  # before the figures: no number is lost if one fails
 
     context = AnalysisContext(gan, datamodule, generated, test, train, Path(cfg.ckpt), out, cfg.seed, cfg.batch_size)
-    figures, notes = run_analyses(analyses, context, seconds)
+    drawn, analysis_notes = where_applicable(analyses, context, seconds, "analysis")
+    figures = [figure for figures_of_one in drawn.values() for figure in figures_of_one]
+    notes += analysis_notes
     summary["analyses"] = {figure.name: figure.numbers for figure in figures if figure.numbers}
     summary["figures"] = [figure.path.name for figure in figures]
     summary["not_applicable"] = notes

@@ -17,7 +17,12 @@ table { border-collapse: collapse; margin: 0.5em 0 1em; } td, th { padding: 0.25
 tr:nth-child(even) { background: #f5f5f5; } td.number { text-align: right; font-variant-numeric: tabular-nums; }
 figure { margin: 1.5em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { color: #555; font-size: 0.92em; margin-top: 0.4em; } .facts td:first-child { color: #666; }
+p.said { margin: 0.4em 0; max-width: 60em; }
 """
+
+
+# What a suite says about its numbers in words (from its `measured_with` details), shown above them.
+SAID_IN_WORDS = {"feature_space": "Feature space", "trust": "How far to trust these numbers"}
 
 
 def format_number(value: Any) -> str:
@@ -53,12 +58,15 @@ def write_report(
     notes: Sequence[str] = (),
     measured_with: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Path:
-    """Write the page: facts about the run, per suite its metrics and how they were measured (feature
-    extractor, cached statistics), every figure, and notes on what was skipped."""
+    """Write the page: facts about the run, per suite its feature space and how far to trust it (in words), its
+    metrics and how they were measured (feature extractor, cached statistics), every figure, and notes on what
+    was skipped."""
     sections = [f"<h1>{escape(title)}</h1>", table(facts, "facts")]
     for suite, values in metrics.items():
-        details = table((measured_with or {}).get(suite, {}), "facts")
-        sections.append(f"<h2>Metrics: {escape(suite)}</h2>{table(values)}{details}")
+        details = dict((measured_with or {}).get(suite, {}))
+        said = "".join(f"<p class='said'><b>{heading}:</b> {escape(str(details.pop(key)))}</p>"
+                       for key, heading in SAID_IN_WORDS.items() if key in details)
+        sections.append(f"<h2>Metrics: {escape(suite)}</h2>{said}{table(values)}{table(details, 'facts')}")
     sections.extend(figure_html(figure) for figure in figures)
     if notes:
         items = "".join(f"<li>{escape(note)}</li>" for note in notes)

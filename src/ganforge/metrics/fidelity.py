@@ -71,7 +71,8 @@ def fidelity_metrics(
     (a registered name; `weights` is the file torch-fidelity hands it, for extractors that load their own).
 
     IS is a property of `generated` alone. `options` are torch-fidelity's own (batch_size, kid_subsets,
-    isc_splits, prc_neighborhood, …); KID subsets and IS splits shrink to fit a smaller sample count.
+    isc_splits, prc_neighborhood, …); KID subsets, IS splits and the precision/recall neighbourhood shrink to fit a
+    smaller sample count (a small folder's test split).
     """
     unknown = set(metrics) - set(METRICS)
     if unknown:
@@ -79,6 +80,9 @@ def fidelity_metrics(
     options = dict(options or {})
     options["kid_subset_size"] = min(options.get("kid_subset_size", 1000), len(generated.images), len(real.images))
     options["isc_splits"] = min(options.get("isc_splits", 10), len(generated.images))
+    # The k-th nearest neighbour within each set, the point itself excluded: k below either set's size.
+    options["prc_neighborhood"] = max(1, min(options.get("prc_neighborhood", 3), len(generated.images) - 1,
+                                             len(real.images) - 1))
     raw = torch_fidelity.calculate_metrics(
         input1=RGBImages(generated.images),
         input1_cache_name=generated.name,

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
 from torch import nn
 
+from ganforge.errors import ConfigError
+from ganforge.nets.common import discriminator_stages
+
 
 class ConvClassifier(nn.Module):
     """Image → stride-2 3×3 convs with ReLU → a `feature_dim` ReLU layer (the features) → class logits.
 
-    Strided convolutions instead of pooling keep it cheap enough to train in a minute on a CPU.
+    Its depth follows the image size as the GANs' discriminators do: one conv per halving until the sides are at
+    most `coarsest_side` (28 → 14 → 7: two convs; 32 → 4×4: three; 64: four). `channels` lists the widths from
+    the image inward and is fitted to that count (the first entries kept, the last repeated), so (16, 32, 64, 128)
+    gives (16, 32) at 28 px and (16, 32, 64, 128) at 64 px. Strided convolutions instead of pooling keep it cheap
+    enough to train in a minute on a CPU.
     """
 
     def __init__(
@@ -22,16 +28,21 @@ class ConvClassifier(nn.Module):
         channels: Sequence[int] = (16, 32),
         feature_dim: int = 128,
         dropout: float = 0.3,
+        coarsest_side: int = 7,
     ) -> None:
         super().__init__()
-        in_channels, height, width = image_shape
+        if num_classes < 1:
+            raise ConfigError("the domain classifier tells a dataset's classes apart, and this dataset has none: train "
+                              "it on a labelled dataset (data=folder with one subfolder per class); evaluate.py "
+                              "measures unlabelled data without it")
+        widths, (height, width) = discriminator_stages(image_shape, channels, coarsest_side)
         self.image_shape, self.num_classes = tuple(image_shape), num_classes
         layers: list[nn.Module] = []
-        for fan_out in channels:
+        in_channels = self.image_shape[0]
+        for fan_out in widths:
             layers += [nn.Conv2d(in_channels, fan_out, 3, stride=2, padding=1), nn.ReLU()]
             in_channels = fan_out
-            height, width = math.ceil(height / 2), math.ceil(width / 2)
-        self.body = nn.Sequential(*layers, nn.Flatten(), nn.Linear(channels[-1] * height * width, feature_dim), nn.ReLU())
+        self.body = nn.Sequential(*layers, nn.Flatten(), nn.Linear(widths[-1] * height * width, feature_dim), nn.ReLU())
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(feature_dim, num_classes))
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
