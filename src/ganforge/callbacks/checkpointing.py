@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +43,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 class LastCheckpoint(L.Callback):
     """Keeps `last.ckpt` the latest state of the run: written after every epoch, when training ends (also
     mid-epoch, e.g. at `trainer.max_time`), and when the run is stopped by SIGTERM (what `kill` and SLURM
-    send) or Ctrl-C. Lightning stops at the end of the batch under way on SIGTERM; Ctrl-C interrupts at once.
+    send) or Ctrl-C. Both stop at the end of the batch under way (Ctrl-C through `FinishBatchOnCtrlC`).
 
     Any other exception (a crash, a divergence) saves nothing, so `last.ckpt` keeps the last good state.
     List it after the callbacks that act at an epoch's end (the divergence guard above all).
@@ -66,3 +68,29 @@ class LastCheckpoint(L.Callback):
         if isinstance(exception, (SIGTERMException, KeyboardInterrupt)):
             self.save(trainer)
             log.warning("Stopped by %s at step %d: saved %s", type(exception).__name__, trainer.global_step, self.path)
+
+
+class FinishBatchOnCtrlC(L.Callback):
+    """Ctrl-C stops training at the end of the batch under way, as SIGTERM does, so the checkpoint saved on the
+    way out (`LastCheckpoint`) holds whole steps; a second Ctrl-C interrupts at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.previous: Any = None
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if threading.current_thread() is threading.main_thread():  # signals reach the main thread only
+            self.previous = signal.signal(signal.SIGINT, self.request)
+
+    def request(self, signum: int, frame: Any) -> None:
+        self.requested = True
+        signal.signal(signal.SIGINT, self.previous)
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+
+    def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        if self.previous is not None and not self.requested:
+            signal.signal(signal.SIGINT, self.previous)
+        self.previous = None
