@@ -96,6 +96,13 @@ class GeneratorWeights(L.Callback):
         self.after.append(torch.cat([p.detach().flatten() for p in pl_module.generator.parameters()]).clone())
 
 
+def test_ema_rampup_caps_the_half_life_at_a_fraction_of_the_steps_taken():
+    ema = ExponentialMovingAverage(decay=0.999, start_step=0, rampup=0.1)
+    assert ema.decay_at(100) == pytest.approx(0.5 ** (1 / 10))  # half-life 10 steps after 100
+    assert ema.decay_at(100_000) == 0.999  # a long run reaches the configured decay
+    assert ExponentialMovingAverage(decay=0.99, start_step=0).decay_at(5) == 0.99
+
+
 def test_training_with_ema_samples_from_the_average_of_the_live_weights(idx_root):
     model = mlp_gan(ema=ExponentialMovingAverage(decay=0.9, start_step=2))
     weights = GeneratorWeights()

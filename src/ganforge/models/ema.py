@@ -18,7 +18,9 @@ class ExponentialMovingAverage(nn.Module):
     """θ_avg ← decay·θ_avg + (1 − decay)·θ after every generator step (Yazıcı et al., 2019; Karras et al.).
 
     Until `start_step` generator steps the average simply follows the live weights (early weights are
-    noise not worth remembering).
+    noise not worth remembering). With `rampup` (StyleGAN2's), the average's half-life is at most that
+    fraction of the steps taken so far: early in a run it forgets quickly, the way a short run needs, and
+    reaches `decay` only once the run is long enough for it.
 
     Batch norm: the live generator's running statistics describe the live weights' activations, not the
     average's, and sampling the average with them gives blurred, washed-out images. So before the average
@@ -27,16 +29,18 @@ class ExponentialMovingAverage(nn.Module):
     not touched). The averaged copy lives in this module, so it is saved in checkpoints with the rest.
     """
 
-    def __init__(self, decay: float = 0.999, start_step: int = 1000, calibration_batches: int = 20,
-                 calibration_batch_size: int = 100) -> None:
+    def __init__(self, decay: float = 0.999, start_step: int = 1000, rampup: float | None = None,
+                 calibration_batches: int = 20, calibration_batch_size: int = 100) -> None:
         super().__init__()
         if not 0.0 < decay < 1.0:
             raise ConfigError(f"model.ema.decay must be in (0, 1), e.g. 0.999, got {decay}")
         if start_step < 0:
             raise ConfigError(f"model.ema.start_step must be 0 or more generator steps, got {start_step}")
+        if rampup is not None and not 0.0 < rampup <= 1.0:
+            raise ConfigError(f"model.ema.rampup must be in (0, 1] (a fraction of the steps taken) or null, got {rampup}")
         if calibration_batches < 1 or calibration_batch_size < 2:
             raise ConfigError("model.ema.calibration_batches must be at least 1 and calibration_batch_size at least 2")
-        self.decay, self.start_step = decay, start_step
+        self.decay, self.start_step, self.rampup = decay, start_step, rampup
         self.calibration_batches, self.calibration_batch_size = calibration_batches, calibration_batch_size
         self.average: nn.Module | None = None
         self.calibrated = True  # a freshly built or loaded average holds its own statistics
@@ -53,8 +57,14 @@ class ExponentialMovingAverage(nn.Module):
         if step <= self.start_step:
             torch._foreach_copy_(averaged, live)
         else:
-            torch._foreach_lerp_(averaged, live, 1.0 - self.decay)
+            torch._foreach_lerp_(averaged, live, 1.0 - self.decay_at(step))
         self.calibrated = False
+
+    def decay_at(self, step: int) -> float:
+        """The decay of the `step`-th update: `decay`, or less while `rampup` × step is below its half-life."""
+        if self.rampup is None:
+            return self.decay
+        return min(self.decay, 0.5 ** (1.0 / (self.rampup * step)))
 
     @torch.no_grad()
     def calibrate(self, inputs: InputSampler) -> None:
