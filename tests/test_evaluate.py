@@ -61,6 +61,7 @@ def test_evaluate_prints_and_writes_every_domain_number_of_a_conditional_model(c
     classifier, _ = load_module(cgan_evaluation["base"] / "data" / "classifiers" / "mnist.pt", Classifier)
     assert domain["classifier_test_accuracy"] == classifier.test_accuracy.item() > 0.9  # the one trained on first use
     assert summary["n_samples"] == 200 and summary["seed"] == 0 and summary["conditional"] is True
+    assert summary["sampling_weights"] == "ema"  # model=cgan keeps an EMA of G, and that is what was measured
     assert summary["real_split"] == "mnist-test-200"
     measured = summary["measured_with"]["domain"]
     assert measured["real_statistics"] == "mnist-test-200" and measured["feature_extractor"].startswith("ganforge-mnist-")

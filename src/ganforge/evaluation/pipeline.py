@@ -130,6 +130,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         "model": record["choices"].get("model"),
         "data": dataset,
         "conditional": gan.conditional,
+        "sampling_weights": gan.sampling_weights,  # "ema": the moving average of G's weights was measured
         "n_samples": cfg.n_samples,
         "seed": cfg.seed,
         "device": str(device),
@@ -148,7 +149,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     summary["figures"] = [figure.path.name for figure in figures]
     summary["not_applicable"] = notes
     write_json(out / "metrics.json", summary)
-    facts = {key: summary[key] for key in ("checkpoint", "model", "data", "conditional", "n_samples", "seed", "real_split")}
+    facts = {key: summary[key] for key in ("checkpoint", "model", "data", "conditional", "sampling_weights", "n_samples",
+                                           "seed", "real_split")}
     write_report(out / "report.html", f"Evaluation of {summary['model']} on {dataset}", facts, summary["metrics"], figures,
                  notes, summary["measured_with"])
     if cfg.tensorboard:

@@ -8,6 +8,7 @@ any GAN may use: an EMA of the generator, differentiable augmentation, a learnin
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
@@ -73,6 +74,8 @@ class GAN(L.LightningModule):
             ema.attach(generator)
         self._check_optimizers()
         self.discriminator_steps = self.generator_steps = 0
+        self.seconds_before = 0.0  # of training, in the sessions before this one (resumes)
+        self.session_start: float | None = None
         self._epoch_sums: dict[str, torch.Tensor] = {}
 
     def _check_optimizers(self) -> None:
@@ -120,6 +123,14 @@ class GAN(L.LightningModule):
             return optimizers
         batches = self.trainer.estimated_stepping_batches
         return optimizers, [self.lr_schedule(optimizer, batches) for optimizer in optimizers]
+
+    @property
+    def training_seconds(self) -> float:
+        """Wall-clock seconds spent training so far, over every session of the run."""
+        return self.seconds_before + (0.0 if self.session_start is None else time.monotonic() - self.session_start)
+
+    def on_train_start(self) -> None:
+        self.session_start = time.monotonic()
 
     def on_fit_start(self) -> None:
         if self.channels_last:
@@ -290,6 +301,7 @@ class GAN(L.LightningModule):
         checkpoint[LOOP_STATE_KEY] = {
             "discriminator_steps": self.discriminator_steps,
             "generator_steps": self.generator_steps,
+            "training_seconds": self.training_seconds,
             "rng": random_states(),
         }
 
@@ -298,6 +310,7 @@ class GAN(L.LightningModule):
         if state is None:
             return
         self.discriminator_steps, self.generator_steps = state["discriminator_steps"], state["generator_steps"]
+        self.seconds_before = state["training_seconds"]
         restore_random_states(state["rng"])
 
 

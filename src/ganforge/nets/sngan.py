@@ -76,9 +76,10 @@ class SNGANGenerator(nn.Module):
 
 
 class SNGANDiscriminator(nn.Module):
-    """Image → Conv 3×3 → [Conv 4×4 stride 2 → LeakyReLU → Conv 3×3 → LeakyReLU] per halving → sum over the grid
+    """Image → Conv 3×3 → [Conv 4×4 stride 2 → LeakyReLU (→ Conv 3×3 → LeakyReLU)] per halving → sum over the grid
     → a projection head (`conditioning: projection`), or the label as an extra image channel (`channel`).
 
+    `convs_per_stage: 1` drops the 3×3 conv after each halving: about half the work, for CPU budgets.
     No batch norm and no dropout: the critic of per-sample penalties (R1, gradient penalty) may be this net.
     """
 
@@ -91,11 +92,14 @@ class SNGANDiscriminator(nn.Module):
         conditioning: str = "projection",
         negative_slope: float = 0.1,
         spectral_norm: bool = True,
+        convs_per_stage: int = 2,
     ) -> None:
         super().__init__()
         in_channels, height, width = image_dims(image_shape)
         if conditioning not in DISCRIMINATOR_CONDITIONING:
             raise ConfigError(f"discriminator conditioning must be one of {DISCRIMINATOR_CONDITIONING}, got {conditioning!r}")
+        if convs_per_stage not in (1, 2):
+            raise ConfigError(f"model.discriminator.convs_per_stage must be 1 or 2, got {convs_per_stage}")
         self.num_classes, self.image_shape = num_classes, tuple(image_shape)
         widths = stage_widths(image_shape, channels, max_channels)[0][::-1]  # full resolution first
         self.label_map = (
@@ -104,8 +108,9 @@ class SNGANDiscriminator(nn.Module):
         layers: list[nn.Module] = [nn.Conv2d(in_channels + (self.label_map is not None), widths[0], 3, padding=1),
                                    nn.LeakyReLU(negative_slope)]
         for fan_in, fan_out in zip(widths[:-1], widths[1:]):
-            layers += [nn.Conv2d(fan_in, fan_out, 4, 2, 1), nn.LeakyReLU(negative_slope),
-                       nn.Conv2d(fan_out, fan_out, 3, padding=1), nn.LeakyReLU(negative_slope)]
+            layers += [nn.Conv2d(fan_in, fan_out, 4, 2, 1), nn.LeakyReLU(negative_slope)]
+            if convs_per_stage == 2:
+                layers += [nn.Conv2d(fan_out, fan_out, 3, padding=1), nn.LeakyReLU(negative_slope)]
         self.body = nn.Sequential(*layers)
         self.head = ProjectionHead(widths[-1], num_classes if conditioning == "projection" else 0)
         if spectral_norm:
