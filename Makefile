@@ -1,4 +1,4 @@
-# make train — set everything up, then train the default GAN (MLP GAN on Fashion-MNIST)
+# make train — set everything up, then train the default GAN (model=cgan, the modern conditional GAN, on Fashion-MNIST)
 # make test  — set everything up, then run the test suite
 PYTHON ?= python3
 VENV := .venv
@@ -10,6 +10,10 @@ STAMP := $(VENV)/.installed
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
+	@# Debian splits venv's pip bootstrap into python3-venv: install it when missing (as root)
+	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null; } || \
+		{ echo "python3-venv is missing: run 'apt-get install python3-venv' as root, then make again" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[dev]"

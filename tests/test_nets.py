@@ -15,6 +15,7 @@ from ganforge.nets import (
     DCGANGenerator,
     MLPDiscriminator,
     MLPGenerator,
+    SNGANGenerator,
     init_normal_,
 )
 from ganforge.nets.common import grid_halvings, widths_toward_image
@@ -155,3 +156,11 @@ def test_normal_init_statistics():
     assert abs(weights.mean()) < 1e-3 and 0.018 < weights.std() < 0.022
     batch_norm = generator.project.body[1]
     assert abs(batch_norm.weight.mean() - 1) < 0.01 and torch.all(batch_norm.bias == 0)
+
+
+def test_normal_init_keeps_the_per_class_scales_of_conditional_batch_norm():
+    # The batch norms under a per-class scale and shift own no weight of their own: init must not touch them.
+    generator = SNGANGenerator(num_classes=10, conditioning="batch_norm")
+    init_normal_(generator, 0.02)
+    assert all(torch.all(norm.scale.weight == 1) and torch.all(norm.shift.weight == 0) for norm in generator.norms)
+    assert generator(torch.randn(4, generator.latent_dim), torch.arange(4)).shape == (4, 1, 28, 28)

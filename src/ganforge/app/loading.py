@@ -97,10 +97,10 @@ class AppModel:
 def domain_classifier(
     classifier_dir: str | Path, dataset: str, data_config: dict[str, Any]
 ) -> tuple[nn.Module | None, str]:
-    """The dataset's domain classifier net (trained by `python train.py model=classifier`), or None and why not."""
+    """The dataset's domain classifier net (trained by `python train.py experiment=classifier`), or None and why not."""
     path = classifier_file(classifier_dir, dataset)
     if not path.is_file():
-        return None, f"no class head in D and no domain classifier yet: python train.py model=classifier data={dataset}"
+        return None, f"no class head in D and no domain classifier yet: python train.py experiment=classifier data={dataset}"
     classifier, record = load_module(path, Classifier)
     if any(record["data"].get(key) != data_config.get(key) for key in ("sample_shape", "class_names")):
         return None, f"the domain classifier {path} was trained on other data"

@@ -39,7 +39,7 @@ def image_dims(image_shape: Sequence[int]) -> tuple[int, int, int]:
     """(channels, height, width) of a convolutional net's images; a ConfigError for any other sample shape."""
     if len(image_shape) != 3:
         raise ConfigError(f"this model's nets are convolutional and need data.sample_shape [channels, height, width], "
-                          f"got {list(image_shape)}; for points choose model=gan or model=toy")
+                          f"got {list(image_shape)}; for points choose model=mlp_gan or model=toy")
     channels, height, width = image_shape
     return channels, height, width
 
@@ -156,7 +156,7 @@ def init_normal_(module: nn.Module, std: float = 0.02) -> None:
             nn.init.normal_(layer.weight, 0.0, std)
             if layer.bias is not None:
                 nn.init.zeros_(layer.bias)
-        elif isinstance(layer, nn.modules.batchnorm._BatchNorm):
+        elif isinstance(layer, nn.modules.batchnorm._BatchNorm) and layer.affine:  # conditional ones own no scale
             nn.init.normal_(layer.weight, 1.0, std)
             nn.init.zeros_(layer.bias)
 
