@@ -122,7 +122,8 @@ class PlainLoop:
     def critic(self, x: torch.Tensor, labels: torch.Tensor):
         return self.discriminator(x if self.augment is None else self.augment(x), labels)
 
-    def step(self) -> None:
+    def step(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """One batch; returns D's loss and G's (None when G did not step), detached."""
         pick = torch.randint(len(self.images), (self.batch_size,))
         real, labels = self.images[pick], self.labels[pick]
         if self.channels_last:
@@ -147,6 +148,7 @@ class PlainLoop:
                 self.discriminator.requires_grad_(True)
                 if self.ema is not None:
                     self.ema.update(self.generator, self.steps_done)
+        return loss_d.detach(), loss_g.detach() if generator_turn else None
 
     def seconds(self, steps: int) -> float:
         for _ in range(WARMUP_BATCHES):
