@@ -119,7 +119,7 @@ def load_app_model(
     data_config = data_config_here(record["data"], None if data_overrides is None else
                                    OmegaConf.to_container(data_overrides, resolve=True))
     datamodule: GANDataModule = instantiate(data_config)
-    if len(datamodule.sample_shape) != 3:
+    if not datamodule.holds_images:
         raise ConfigError(f"the app shows images, but {ckpt} generates points (data={dataset}); "
                           f"look at its run's samples/ previews instead")
     model = AppModel(Path(ckpt).resolve(), gan, record, datamodule, dataset)
