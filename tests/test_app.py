@@ -44,6 +44,7 @@ from ganforge.app.playground import (
 )
 from ganforge.app.server import check_port, serve
 from ganforge.checkpoint import load_gan, load_module
+from ganforge.domain_classifier import classifier_files
 from ganforge.errors import ConfigError, GanforgeError
 from ganforge.sampling import draw_noise, render
 from ganforge.models.classifier import Classifier
@@ -59,7 +60,7 @@ SERVER_START_SECONDS = 180
 @dataclass
 class TinyRun:
     ckpt: Path  # python train.py model=cgan on the synthetic bars
-    classifier_dir: Path  # holding the bars' domain classifier, mnist.pt
+    classifier_dir: Path  # holding the bars' domain classifier, mnist-<key>.pt
 
 
 @pytest.fixture(scope="module")
@@ -225,7 +226,7 @@ def test_a_taken_port_is_refused_and_a_freed_one_accepted():
         ("no checkpoint", [], "no checkpoint given: add ckpt=PATH"),
         ("missing", [], "checkpoint not found: .*missing.ckpt"),
         ("not a checkpoint", [], "cannot read checkpoint .*notes.txt; it is corrupt or not a checkpoint"),
-        ("classifier", [], "mnist.pt holds a Classifier, not a GAN"),
+        ("classifier", [], r"mnist-[0-9a-f]{16}.pt holds a Classifier, not a GAN"),
         ("taken port", [], "is taken"),
         ("zoom 0", ["picture.zoom=0"], "picture.zoom must be a whole number of at least 1"),
         ("compare more", ["compare.samples=65"], r"compare.samples must be at most playground.max_samples \(64\)"),
@@ -235,7 +236,7 @@ def test_a_taken_port_is_refused_and_a_freed_one_accepted():
 def test_bad_input_stops_the_app_before_its_server_starts(compose_config, tiny, tmp_path, case, settings, message):
     (tmp_path / "notes.txt").write_text("not a checkpoint")
     ckpt = {"no checkpoint": "null", "missing": tmp_path / "missing.ckpt", "not a checkpoint": tmp_path / "notes.txt",
-            "classifier": tiny.classifier_dir / "mnist.pt"}.get(case, tiny.ckpt)
+            "classifier": classifier_files(tiny.classifier_dir, "mnist")[0]}.get(case, tiny.ckpt)
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -362,7 +363,7 @@ def test_a_guess_round_returns_a_verdict_and_updates_only_this_sessions_statisti
 
 def test_the_verdict_says_what_d_and_the_domain_classifier_make_of_the_image_shown(app, client, served):
     gan, datamodule = served
-    classifier = load_module(app.classifier_dir / "mnist.pt", Classifier)[0].net.eval()
+    classifier = load_module(classifier_files(app.classifier_dir, "mnist")[0], Classifier)[0].net.eval()
     for _ in range(2):
         picture, _ = client.predict(4, api_name="/next_image")
         image = tiles(picture, 1, 1)

@@ -8,7 +8,7 @@ import torch
 
 from conftest import data_overrides, make_idx_dataset, path_overrides, run_entry, write_idx
 from ganforge.checkpoint import load_gan, load_module
-from ganforge.domain_classifier import classifier_file
+from ganforge.domain_classifier import classifier_files
 from ganforge.errors import CheckpointError
 from ganforge.models.classifier import Classifier
 from ganforge.nets.classifier import ConvClassifier
@@ -39,7 +39,7 @@ def exported_classifier(tmp_path_factory):
 
 def test_train_py_exports_the_classifier_with_its_test_accuracy(exported_classifier):
     base, data_root = exported_classifier
-    classifier, record = load_module(classifier_file(base / "data" / "classifiers", "mnist"), Classifier)
+    classifier, record = load_module(classifier_files(base / "data" / "classifiers", "mnist")[0], Classifier)
     # Right on the correctly labelled half, wrong on the other: 0.5, less what it misreads of the bars (a few %).
     assert classifier.test_accuracy.item() == pytest.approx(0.5, abs=0.05)
     assert record["choices"]["data"] == "mnist" and record["data"]["root"] == str(data_root)
@@ -55,4 +55,4 @@ def test_classifier_run_draws_no_sample_previews(exported_classifier):
 def test_a_classifier_is_not_taken_for_a_gan(exported_classifier):
     base, _ = exported_classifier
     with pytest.raises(CheckpointError, match="holds a Classifier, not a GAN"):
-        load_gan(classifier_file(base / "data" / "classifiers", "mnist"))
+        load_gan(classifier_files(base / "data" / "classifiers", "mnist")[0])

@@ -92,11 +92,10 @@ def test_missing_dataset_names_every_way_to_provide_it(tmp_path):
     assert str(tmp_path) in message and "debian" in message and "download" in message
 
 
-def test_subset_larger_than_the_dataset_trains_on_all_and_says_so(tmp_path, caplog):
+def test_subset_larger_than_the_dataset_is_a_config_error(tmp_path):
     dm = datamodule(make_idx_dataset(tmp_path, n_train=100), subset=5000)
-    dm.setup("fit")
-    assert len(dm.train_set) == 100
-    assert "data.subset=5000 is more than the 100 samples of the train split" in caplog.text
+    with pytest.raises(ConfigError, match="data.subset=5000 is more than the 100 samples of the train split"):
+        dm.setup("fit")
 
 
 def test_subset_is_a_fixed_random_sample(tmp_path):
@@ -110,7 +109,8 @@ def test_subset_is_a_fixed_random_sample(tmp_path):
 
 @pytest.mark.parametrize(
     "options, message",
-    [({"batch_size": 0}, "batch_size"), ({"subset": 0}, "subset"), ({"num_workers": -1}, "num_workers")],
+    [({"batch_size": 0}, "batch_size"), ({"subset": 0}, "subset"), ({"num_workers": -1}, "num_workers"),
+     ({"subset": "abc"}, "data.subset must be a positive number"), ({"batch_size": "abc"}, "batch_size")],
 )
 def test_impossible_loader_settings_are_config_errors(tmp_path, options, message):
     with pytest.raises(ConfigError, match=message):

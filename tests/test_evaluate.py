@@ -15,6 +15,7 @@ from torch import nn
 from conftest import path_overrides, run_entry
 from ganforge.checkpoint import load_gan, load_module
 from ganforge.cli import user_error
+from ganforge.domain_classifier import classifier_files
 from ganforge.evaluation import evaluate
 from ganforge.evaluation.context import AnalysisContext, NotApplicable, ReportFigure
 from ganforge.evaluation.curves import LossCurves, read_scalars
@@ -58,13 +59,13 @@ def test_evaluate_prints_and_writes_every_domain_number_of_a_conditional_model(c
     assert domain["fid"] > domain["fid_floor"] > 0  # a one-epoch GAN lies further from the test split than real images
     for key in ("precision", "recall", "label_accuracy", "cas"):  # each a fraction of the 200 samples or test images
         assert domain[key] * 200 == pytest.approx(round(domain[key] * 200), abs=1e-6), key
-    classifier, _ = load_module(cgan_evaluation["base"] / "data" / "classifiers" / "mnist.pt", Classifier)
+    classifier, _ = load_module(classifier_files(cgan_evaluation["base"] / "data" / "classifiers", "mnist")[0], Classifier)
     assert domain["classifier_test_accuracy"] == classifier.test_accuracy.item() > 0.9  # the one trained on first use
     assert summary["n_samples"] == 200 and summary["seed"] == 0 and summary["conditional"] is True
     assert summary["sampling_weights"] == "ema"  # model=cgan keeps an EMA of G, and that is what was measured
-    assert summary["real_split"] == "mnist-test-200"
+    assert summary["real_split"].startswith("mnist-test-200-")  # and a key of the images' content
     measured = summary["measured_with"]["domain"]
-    assert measured["real_statistics"] == "mnist-test-200" and measured["feature_extractor"].startswith("ganforge-mnist-")
+    assert measured["real_statistics"] == summary["real_split"] and measured["feature_extractor"].startswith("ganforge-mnist-")
     for key in ("domain/fid", "domain/label_accuracy", "domain/cas"):
         assert re.search(rf"^{key}\s+{domain[key.split('/')[1]]:.4f}$", cgan_evaluation["stdout"], re.MULTILINE)
 
@@ -87,8 +88,8 @@ def test_evaluate_draws_every_analysis_and_a_self_contained_report(cgan_evaluati
 
 def test_a_second_evaluation_reuses_the_cached_real_statistics(cgan_evaluation):
     cache = cgan_evaluation["cache"]
-    assert any(path.name.startswith("mnist-test-200-ganforge-mnist-") for path in cache)
-    assert any(path.name.startswith("mnist-train-200-ganforge-mnist-") for path in cache)  # the floor's
+    assert any(re.match(r"mnist-test-200-[0-9a-f]{16}-ganforge-mnist-", path.name) for path in cache)
+    assert any(re.match(r"mnist-train-200-[0-9a-f]{16}-ganforge-mnist-", path.name) for path in cache)  # the floor's
     assert {path: path.stat().st_mtime_ns for path in cache} == cache
     first, second = cgan_evaluation["metrics"]
     assert second["metrics"] == first["metrics"] and second["figures"] == []
@@ -101,9 +102,9 @@ def test_an_unconditional_model_gets_no_label_metrics(compose_config, gan_ckpt, 
     summary = json.loads((tmp_path / "metrics.json").read_text())
     assert set(summary["metrics"]["domain"]) == {"fid", "is_mean", "is_std", "kid_mean", "kid_std", "precision", "recall",
                                                  "f_score", "fid_floor", "classifier_test_accuracy"}
-    assert summary["conditional"] is False and summary["real_split"] == "mnist-test-50"
-    assert summary["measured_with"]["domain"]["real_statistics"] == "mnist-test-50"
-    assert summary["measured_with"]["domain"]["floor_statistics"] == "mnist-train-100"
+    assert summary["conditional"] is False and summary["real_split"].startswith("mnist-test-50-")
+    assert summary["measured_with"]["domain"]["real_statistics"].startswith("mnist-test-50-")
+    assert summary["measured_with"]["domain"]["floor_statistics"].startswith("mnist-train-100-")
 
 
 def corrupt(path: Path) -> None:

@@ -18,7 +18,7 @@ from omegaconf import OmegaConf
 
 from conftest import ROOT, data_overrides, path_overrides, run_entry
 from ganforge.checkpoint import load_gan
-from ganforge.domain_classifier import domain_classifier, train_domain_classifier, train_on_samples
+from ganforge.domain_classifier import classifier_files, domain_classifier, train_domain_classifier, train_on_samples
 from ganforge.evaluation.domain import DomainMetrics
 from ganforge.evaluation.inception import WEIGHTS_NAME, InceptionMetrics, InceptionWeightsError
 from ganforge.evaluation.suites import MetricInputs, extractor_name
@@ -253,7 +253,7 @@ def test_a_classifier_trained_on_first_use_leaves_the_run_as_it_would_be(compose
         train(cfg)
         with open(tmp_path / run / "csv" / "metrics.csv") as f:
             logged.append([(row["train/loss_d"], row["train/loss_g"], row["val/fid_domain"]) for row in csv.DictReader(f)])
-    assert (tmp_path / "data" / "classifiers" / "mnist.pt").is_file()
+    assert len(classifier_files(tmp_path / "data" / "classifiers", "mnist")) == 1
     assert logged[0] == logged[1] and any(fid for _, _, fid in logged[0])
 
 

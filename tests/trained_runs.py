@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from conftest import data_overrides, make_idx_dataset, path_overrides, run_entry
+from ganforge.domain_classifier import classifier_files
 
 
 def synthetic_data(base: Path) -> Path:
@@ -34,10 +35,10 @@ def trained_checkpoint(tmp_path_factory: pytest.TempPathFactory, model: str) -> 
 
 def trained_classifier_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The classifier folder of `python train.py experiment=classifier data=mnist` on the synthetic bars (one epoch):
-    it holds mnist.pt, the domain classifier of the datasets the checkpoints above were trained on."""
+    it holds mnist-<key>.pt, the domain classifier of the datasets the checkpoints above were trained on."""
     base = tmp_path_factory.getbasetemp() / "run-classifier"
     folder = base / "data" / "classifiers"
-    if (folder / "mnist.pt").is_file():
+    if folder.is_dir() and classifier_files(folder, "mnist"):
         return folder
     result = run_entry("train.py", "experiment=classifier", "data=mnist", *data_overrides(synthetic_data(base.parent)),
                        *path_overrides(base), "trainer.max_epochs=1")

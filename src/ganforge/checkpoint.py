@@ -102,7 +102,21 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     if not isinstance(checkpoint, dict) or CONFIG_KEY not in checkpoint or "state_dict" not in checkpoint:
         raise CheckpointError(f"{path} is not a ganforge checkpoint (it records no ganforge config); {HOW_TO_FIND}")
     check_record(checkpoint[CONFIG_KEY], path)
+    check_weights(checkpoint["state_dict"], path)
     return checkpoint
+
+
+def check_weights(state_dict: Any, path: Path) -> None:
+    """A CheckpointError unless `state_dict` maps names to tensors whose floating-point values are all finite: NaN or
+    infinite weights draw black images that would still be measured, and resume into nothing but NaNs."""
+    if not isinstance(state_dict, Mapping) or not all(isinstance(t, torch.Tensor) for t in state_dict.values()):
+        raise CheckpointError(f"{path} is not a ganforge checkpoint (its state_dict is not a set of tensors); {HOW_TO_FIND}")
+    broken = [name for name, tensor in state_dict.items()
+              if tensor.is_floating_point() and not torch.isfinite(tensor).all()]
+    if broken:
+        raise CheckpointError(f"refusing {path}: {len(broken)} of its weights hold NaN or infinite values (first: "
+                              f"{broken[0]}), so its training diverged; use an earlier checkpoint of the run or train "
+                              f"again (e.g. with lower learning rates)")
 
 
 def check_record(record: Any, path: Path) -> None:

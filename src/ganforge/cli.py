@@ -8,10 +8,13 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
 
 from ganforge.config import register_resolvers
-from ganforge.errors import GanforgeError
+from ganforge.errors import GanforgeError, one_line
 from ganforge.sweeps import in_multirun, job_failed
 
 T = TypeVar("T")
@@ -65,6 +68,41 @@ def reporting_user_errors(main: Callable[..., T]) -> Callable[..., T]:
             sys.exit(2)
 
     return wrapper
+
+
+def check_writable_folder(folder: Path, setting: str) -> None:
+    """A GanforgeError unless `folder` exists (made here if need be) and this process may write into it."""
+    if folder.exists() and not folder.is_dir():
+        raise GanforgeError(f"{folder} is a file, not a folder; set {setting} to a folder you can write")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise GanforgeError(f"cannot make the folder {folder} ({err.strerror or one_line(err)}); set {setting} to a "
+                            f"folder you can write") from err
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise GanforgeError(f"cannot write into {folder} (it is read-only); set {setting} to a folder you can write")
+
+
+class WritableRunFolder(Callback):
+    """Hydra callback: the folder a run's (or a sweep's) own folder goes into is made and checked before Hydra
+    makes the run's folder, so an unwritable paths.log_dir is one line instead of Hydra's traceback.
+
+    Only the parent is made: the run's folder name holds the time, which may differ by the time Hydra makes it.
+    """
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        self.check(Path(config.hydra.run.dir).parent)
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        self.check(Path(config.hydra.sweep.dir).parent)
+
+    @staticmethod
+    def check(folder: Path) -> None:
+        try:
+            check_writable_folder(folder, "paths.log_dir")
+        except GanforgeError as err:  # Hydra turns a callback's exception into a warning: stop here instead
+            print(f"error: {err}", file=sys.stderr)
+            raise SystemExit(2) from err
 
 
 def prepare_entry(project_root: Path, command: str) -> None:

@@ -1,4 +1,4 @@
-"""generate.py: samples of a checkpoint's generator written out as PNG files and one .npz."""
+"""generate.py: samples of a checkpoint's generator written out as PNG files and one .npz (points: the .npz only)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ from omegaconf import DictConfig, OmegaConf
 from PIL import Image
 
 from ganforge.checkpoint import HOW_TO_FIND, load_gan
+from ganforge.cli import check_writable_folder
 from ganforge.data.base import balanced_labels
-from ganforge.errors import CheckpointError, ConfigError, GanforgeError
+from ganforge.errors import CheckpointError, ConfigError, GanforgeError, one_line
 from ganforge.models.base import GAN
 from ganforge.sampling import draw_noise, render
 
@@ -26,13 +27,19 @@ NPZ_NAME = "samples.npz"
 
 
 def resolve_device(name: str) -> torch.device:
-    """`auto` is the GPU when there is one, else the CPU; anything else is a torch device name."""
+    """`auto` is the GPU when there is one, else the CPU; anything else is a torch device name this machine has."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
-        return torch.device(name)
+        device = torch.device(name)
     except RuntimeError as err:
         raise ConfigError(f"device={name!r} is not a device; use auto, cpu or cuda") from err
+    try:
+        torch.empty(0, device=device)  # torch names devices a machine may lack (cuda without a GPU)
+    except (RuntimeError, AssertionError) as err:
+        raise ConfigError(f"device={name} is not available on this machine ({one_line(err)}); use device=auto or "
+                          f"device=cpu") from err
+    return device
 
 
 def check_sample_count(key: str, n: int) -> None:
@@ -95,14 +102,33 @@ def folder_name(class_name: str) -> str:
     return re.sub(r"[^\w\-]+", "-", class_name).strip("-") or "class"
 
 
-def write_samples(out: Path, images: torch.Tensor, labels: torch.Tensor | None, class_names: Sequence[str]) -> Path:
-    """PNG files (one folder per class for labelled samples) and `samples.npz` with `images` (and `labels`)."""
-    out.mkdir(parents=True, exist_ok=True)
-    for index, image in enumerate(images):
-        folder = out if labels is None else out / folder_name(class_names[int(labels[index])])
-        folder.mkdir(exist_ok=True)
-        Image.fromarray(image.permute(1, 2, 0).squeeze(-1).numpy()).save(folder / f"{index:05d}.png")
-    arrays = {"images": (images[:, 0] if images.shape[1] == 1 else images).numpy()}  # N×H×W for grayscale
+def png_files(out: Path, n: int, labels: torch.Tensor | None, class_names: Sequence[str]) -> list[Path]:
+    """Where each of `n` images goes: `out/00000.png`…, in one folder per class for labelled samples."""
+    if labels is None:
+        return [out / f"{index:05d}.png" for index in range(n)]
+    return [out / folder_name(class_names[int(label)]) / f"{index:05d}.png" for index, label in enumerate(labels)]
+
+
+def check_nothing_overwritten(files: Sequence[Path]) -> None:
+    """A GanforgeError when any of `files` (or a folder they go into) is already there: a user's files are never
+    overwritten, and nothing is written unless everything can be."""
+    taken = sorted({path for path in files if path.exists() or path.is_symlink()}
+                   | {path.parent for path in files if path.parent.exists() and not path.parent.is_dir()})
+    if taken:
+        raise GanforgeError(f"{taken[0]} already exists ({len(taken)} of the files to write do); nothing was written: "
+                            f"choose another out=DIR or move them away")
+
+
+def write_samples(out: Path, samples: torch.Tensor, labels: torch.Tensor | None, pngs: Sequence[Path]) -> Path:
+    """Images as the PNG files `pngs` and `samples.npz` with `images` (and `labels`); points (no `pngs`) as
+    `samples.npz` with `points` only."""
+    for path, image in zip(pngs, samples):
+        path.parent.mkdir(exist_ok=True)
+        Image.fromarray(image.permute(1, 2, 0).squeeze(-1).numpy()).save(path)
+    if not pngs:
+        arrays = {"points": samples.float().numpy()}
+    else:
+        arrays = {"images": (samples[:, 0] if samples.shape[1] == 1 else samples).numpy()}  # N×H×W for grayscale
     if labels is not None:
         arrays["labels"] = labels.numpy()
     np.savez_compressed(out / NPZ_NAME, **arrays)
@@ -110,15 +136,17 @@ def write_samples(out: Path, images: torch.Tensor, labels: torch.Tensor | None, 
 
 
 def generate(cfg: DictConfig) -> Path:
-    """Draw `cfg.n` samples of `cfg.label` from `cfg.ckpt` and write them to `cfg.out`; return the .npz path."""
+    """Draw `cfg.n` samples of `cfg.label` from `cfg.ckpt` and write them to `cfg.out` (refusing to overwrite any
+    file there); return the .npz path."""
     check_sample_count("n", cfg.n)
     out = Path(cfg.out)
-    if (out / NPZ_NAME).exists():
-        raise GanforgeError(f"{out / NPZ_NAME} already exists; choose another out=DIR or move the old samples away")
     gan, record = load_generator(cfg.ckpt, resolve_device(cfg.device))
     datamodule = instantiate(data_config_here(record["data"], OmegaConf.to_container(cfg.data, resolve=True)))
     labels = requested_labels(cfg.label, cfg.n, gan, datamodule.class_names)
-    images = render(gan, datamodule.to_data_space, draw_noise(gan, cfg.n, cfg.seed), labels, cfg.batch_size)
-    npz = write_samples(out, images, labels, datamodule.class_names)
-    log.info("Wrote %d samples to %s (PNG files and %s)", cfg.n, out, npz.name)
+    pngs = png_files(out, cfg.n, labels, datamodule.class_names) if datamodule.holds_images else []
+    check_writable_folder(out, "out")
+    check_nothing_overwritten([*pngs, out / NPZ_NAME])
+    samples = render(gan, datamodule.to_data_space, draw_noise(gan, cfg.n, cfg.seed), labels, cfg.batch_size)
+    npz = write_samples(out, samples, labels, pngs)
+    log.info("Wrote %d samples to %s (%s%s)", cfg.n, out, "PNG files and " if pngs else "", npz.name)
     return npz

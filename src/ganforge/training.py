@@ -10,13 +10,14 @@ from typing import Any
 import lightning as L
 import torch
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
-from lightning.pytorch.utilities.exceptions import SIGTERMException
+from lightning.pytorch.utilities.exceptions import MisconfigurationException, SIGTERMException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from ganforge.callbacks import RecordConfig
 from ganforge.checkpoint import read_checkpoint, recorded_config
-from ganforge.errors import ConfigError
+from ganforge.errors import ConfigError, one_line
 from ganforge.resume import LAST_CHECKPOINT, mark_run
 from ganforge.sweeps import Requeue, check_optimized_metric
 
@@ -35,9 +36,29 @@ def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+def epochs_trained(checkpoint: dict[str, Any]) -> int | None:
+    """The epochs a Lightning checkpoint has gone through (a checkpoint saved mid-epoch does not count that one);
+    None when it does not say."""
+    try:
+        done = checkpoint["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"]
+    except (KeyError, TypeError):
+        return None
+    return done if isinstance(done, int) else None
+
+
+def check_epochs_left(checkpoint: dict[str, Any], max_epochs: int, path: str) -> None:
+    """A ConfigError when resuming `checkpoint` with `max_epochs` would train nothing (Lightning stops at once)."""
+    done = epochs_trained(checkpoint)
+    if done is not None and max_epochs != -1 and max_epochs <= done:
+        raise ConfigError(f"{path} has already trained {done} epoch(s), so trainer.max_epochs={max_epochs} leaves "
+                          f"nothing to train; set trainer.max_epochs above {done} to go on")
+
+
 def adopt_checkpoint_settings(cfg: DictConfig, choices: dict[str, str]) -> None:
     """A resumed run continues the checkpoint's own model and data, whatever the command line chose."""
-    record = recorded_config(read_checkpoint(cfg.ckpt_path))
+    checkpoint = read_checkpoint(cfg.ckpt_path)
+    check_epochs_left(checkpoint, cfg.trainer.max_epochs, cfg.ckpt_path)
+    record = recorded_config(checkpoint)
     with open_dict(cfg):
         cfg.model, cfg.data = record["model"], record["data"]
     for group in ("model", "data"):
@@ -47,6 +68,10 @@ def adopt_checkpoint_settings(cfg: DictConfig, choices: dict[str, str]) -> None:
 
 def apply_run_settings(cfg: DictConfig) -> None:
     """Check and apply what the run itself (not a model or dataset) is told: threads, seed."""
+    max_epochs = cfg.trainer.get("max_epochs")
+    if not isinstance(max_epochs, int) or isinstance(max_epochs, bool) or (max_epochs < 1 and max_epochs != -1):
+        raise ConfigError(f"trainer.max_epochs must be a positive number of epochs (or -1: until trainer.max_steps), "
+                          f"got {max_epochs!r} (0 would train nothing)")
     if cfg.trainer.get("gradient_clip_val"):
         raise ConfigError("trainer.gradient_clip_val does not apply to manual optimization; set model.gradient_clip_val")
     threads = cfg.get("torch_threads")
@@ -57,6 +82,17 @@ def apply_run_settings(cfg: DictConfig) -> None:
     if torch.cuda.is_available():  # TF32 matrix products on GPUs that have them (Ampere on): fp32 weights, faster maths
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
     L.seed_everything(cfg.seed, workers=True, verbose=False)
+
+
+def build_trainer(config: DictConfig, callbacks: list[L.Callback], loggers: list[Any]) -> L.Trainer:
+    """The configured Trainer; settings this machine cannot run (e.g. trainer=gpu without a GPU) are a ConfigError."""
+    try:
+        return instantiate(config, callbacks=callbacks, logger=loggers)
+    except InstantiationException as err:
+        if not isinstance(err.__cause__, MisconfigurationException):
+            raise
+        raise ConfigError(f"the trainer settings cannot run here: {one_line(err.__cause__)} (trainer=cpu runs on any "
+                          f"machine; trainer=gpu needs a CUDA GPU)") from err
 
 
 def continue_own_run(cfg: DictConfig) -> None:
@@ -73,9 +109,9 @@ def train(cfg: DictConfig) -> float | None:
     """Fit the configured module; return `cfg.optimized_metric` when a sweep asks for one."""
     choices = dict(HydraConfig.get().runtime.choices) if HydraConfig.initialized() else {}
     continue_own_run(cfg)
+    apply_run_settings(cfg)
     if cfg.ckpt_path:
         adopt_checkpoint_settings(cfg, choices)
-    apply_run_settings(cfg)
 
     datamodule: L.LightningDataModule = instantiate(cfg.data)
     datamodule.setup("fit")  # a missing dataset fails here, before the trainer writes anything
@@ -86,7 +122,7 @@ def train(cfg: DictConfig) -> float | None:
     check_optimized_metric(cfg.get("optimized_metric"), callbacks)
     callbacks.append(RecordConfig(resolved["model"], resolved["data"], choices))
     loggers = [instantiate(c) for c in cfg.get("logger", {}).values()]
-    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
+    trainer = build_trainer(cfg.trainer, callbacks, loggers)
     mark_run(Path(cfg.paths.output_dir), cfg)
     for logger in loggers:
         logger.log_hyperparams(flatten(resolved))

@@ -16,7 +16,7 @@ from torch import nn
 
 from ganforge.checkpoint import load_module
 from ganforge.data import GANDataModule
-from ganforge.domain_classifier import classifier_file
+from ganforge.domain_classifier import classifier_files
 from ganforge.errors import ConfigError
 from ganforge.evaluation.pipeline import dataset_name
 from ganforge.generation import data_config_here, load_generator
@@ -97,14 +97,17 @@ class AppModel:
 def domain_classifier(
     classifier_dir: str | Path, dataset: str, data_config: dict[str, Any]
 ) -> tuple[nn.Module | None, str]:
-    """The dataset's domain classifier net (trained by `python train.py experiment=classifier`), or None and why not."""
-    path = classifier_file(classifier_dir, dataset)
-    if not path.is_file():
+    """The newest domain classifier of the dataset's images and classes (trained by `python train.py
+    experiment=classifier`), or None and why not. It only names classes on screen: one trained on other
+    pictures of the same kind will do, unlike for an evaluation."""
+    found = classifier_files(classifier_dir, dataset)
+    if not found:
         return None, f"no class head in D and no domain classifier yet: python train.py experiment=classifier data={dataset}"
-    classifier, record = load_module(path, Classifier)
-    if any(record["data"].get(key) != data_config.get(key) for key in ("sample_shape", "class_names")):
-        return None, f"the domain classifier {path} was trained on other data"
-    return classifier.net, ""
+    for path in found:
+        classifier, record = load_module(path, Classifier)
+        if all(record["data"].get(key) == data_config.get(key) for key in ("sample_shape", "class_names")):
+            return classifier.net, ""
+    return None, f"the domain classifiers of {dataset} in {classifier_dir} were trained on other data"
 
 
 def load_app_model(
@@ -119,7 +122,7 @@ def load_app_model(
     data_config = data_config_here(record["data"], None if data_overrides is None else
                                    OmegaConf.to_container(data_overrides, resolve=True))
     datamodule: GANDataModule = instantiate(data_config)
-    if len(datamodule.sample_shape) != 3:
+    if not datamodule.holds_images:
         raise ConfigError(f"the app shows images, but {ckpt} generates points (data={dataset}); "
                           f"look at its run's samples/ previews instead")
     model = AppModel(Path(ckpt).resolve(), gan, record, datamodule, dataset)

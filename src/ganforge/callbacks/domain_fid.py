@@ -20,7 +20,7 @@ class DomainFID(L.Callback):
     the test split in the features of the dataset's domain classifier (torchmetrics; the test split's statistics
     are computed once per run).
 
-    The classifier is `classifier_dir/<dataset>.pt`, trained from `classifier` (a model config) for
+    The classifier is `classifier_dir/<dataset>-<key>.pt` (key: a digest of the data and the recipe), trained from `classifier` (a model config) for
     `classifier_epochs` when there is none. Under DDP every rank measures its share of the samples and of the
     test split, and the statistics are summed across ranks: the number is the one a single process gets.
     """

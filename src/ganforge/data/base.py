@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
@@ -12,12 +11,16 @@ from torch.utils.data import BatchSampler, DataLoader, RandomSampler, TensorData
 
 from ganforge.errors import ConfigError
 
-log = logging.getLogger(__name__)
 
 
 def balanced_labels(n: int, num_classes: int) -> torch.Tensor:
     """`n` labels in class order, as equal a number per class as `n` allows."""
     return torch.arange(n) * num_classes // n
+
+
+def is_count(value: object, minimum: int) -> bool:
+    """Whether a config value is a whole number of at least `minimum` (a string such as "abc" is not)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
 
 
 class GANDataModule(L.LightningDataModule, ABC):
@@ -39,12 +42,12 @@ class GANDataModule(L.LightningDataModule, ABC):
         train_split: str = "train",
     ) -> None:
         super().__init__()
-        if batch_size < 1:
-            raise ConfigError(f"data.batch_size must be a positive integer, got {batch_size}")
-        if subset is not None and subset < 1:
-            raise ConfigError(f"data.subset must be a positive number of samples or null, got {subset}")
-        if num_workers < 0:
-            raise ConfigError(f"data.num_workers must be 0 or more, got {num_workers}")
+        if not is_count(batch_size, 1):
+            raise ConfigError(f"data.batch_size must be a positive integer, got {batch_size!r}")
+        if subset is not None and not is_count(subset, 1):
+            raise ConfigError(f"data.subset must be a positive number of samples or null, got {subset!r}")
+        if not is_count(num_workers, 0):
+            raise ConfigError(f"data.num_workers must be 0 or more, got {num_workers!r}")
         self.sample_shape = tuple(sample_shape)
         self.batch_size = batch_size
         self.num_workers = num_workers
@@ -52,6 +55,11 @@ class GANDataModule(L.LightningDataModule, ABC):
         self.subset = subset
         self.train_split = train_split
         self.train_set: TensorDataset | None = None
+
+    @property
+    def holds_images(self) -> bool:
+        """Whether samples are C×H×W images (uint8 in data space) rather than points."""
+        return len(self.sample_shape) == 3
 
     @abstractmethod
     def load(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -70,9 +78,9 @@ class GANDataModule(L.LightningDataModule, ABC):
             return
         samples, labels = self.load(self.train_split)
         if self.subset is not None and self.subset > len(samples):
-            log.warning("data.subset=%d is more than the %d samples of the %s split: training on all of them",
-                        self.subset, len(samples), self.train_split)
-        elif self.subset is not None and self.subset < len(samples):
+            raise ConfigError(f"data.subset={self.subset} is more than the {len(samples)} samples of the "
+                              f"{self.train_split} split; lower it, or set data.subset=null to train on all of them")
+        if self.subset is not None and self.subset < len(samples):
             keep = torch.randperm(len(samples), generator=torch.Generator().manual_seed(0))[: self.subset]
             samples, labels = samples[keep], labels[keep]
         if len(samples) < self.batch_size:

@@ -65,7 +65,7 @@ class DomainMetrics:
     """FID, IS, KID and precision/recall through the dataset's own classifier; for labelled samples also
     label accuracy (samples classified as the class asked for) and CAS. Labelled datasets only.
 
-    The classifier is `classifier_dir/<dataset>.pt`: written by `python train.py experiment=classifier
+    The classifier is `classifier_dir/<dataset>-<key>.pt` (key: a digest of the data and the recipe): written by `python train.py experiment=classifier
     data=<dataset>`, or trained here from `classifier` (a model config) on first use, for `classifier_epochs`
     or as many more as take `classifier_min_steps` batches (a folder of a few hundred pictures has only a few
     batches an epoch). Below `min_skill` (its test accuracy's share of the way from chance to 1) the report calls

@@ -22,11 +22,12 @@ from torch.utils.data import DataLoader, Dataset
 
 from ganforge.callbacks.record_config import CONFIG_KEY
 from ganforge.checkpoint import load_module
-from ganforge.domain_classifier import DomainClassifier, classifier_file
+from ganforge.domain_classifier import DomainClassifier
 from ganforge.evaluation.context import NotApplicable
 from ganforge.evaluation.domain import measure_in_features, trust_note
 from ganforge.evaluation.suites import MetricInputs, SuiteResult
 from ganforge.metrics.accuracy import ToModelSpace, label_accuracy
+from ganforge.metrics.base import content_key
 from ganforge.models.classifier import Classifier
 from ganforge.quiet_trainer import fit_quietly, quiet_trainer
 
@@ -54,13 +55,6 @@ def every_turn(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Each uint8 image at all four quarter turns, and how far each was turned."""
     turned = torch.stack([torch.rot90(images, turns, dims=(2, 3)) for turns in range(TURNS)], dim=1)
     return turned.flatten(0, 1), torch.arange(TURNS).repeat(len(images))
-
-
-def content_key(images: torch.Tensor) -> str:
-    """A short digest of the pixels (and their shape): an extractor of other pictures is never taken for theirs."""
-    digest = hashlib.sha256(str(tuple(images.shape)).encode())
-    digest.update(images.contiguous().numpy().tobytes())
-    return digest.hexdigest()[:16]
 
 
 def train_turn_classifier(
@@ -122,7 +116,8 @@ class LabelFreeMetrics:
     def extractor(self, inputs: MetricInputs, train: torch.Tensor) -> DomainClassifier:
         """The turn classifier of the `train` pictures: found in `classifier_dir`, or trained now."""
         datamodule = inputs.datamodule
-        path = classifier_file(self.classifier_dir, f"{inputs.dataset}-turns-{content_key(train)}")
+        recipe = {"extractor": self.recipe, "steps": self.steps, "batch_size": self.batch_size, "seed": self.seed}
+        path = self.classifier_dir / f"{inputs.dataset}-turns-{content_key(train, config=recipe)}.pt"
         if not path.is_file():
             log.info("Training the label-free feature extractor (quarter turns) of %s for %d steps; it is kept in %s",
                      inputs.dataset, self.steps, path)

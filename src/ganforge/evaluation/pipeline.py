@@ -17,12 +17,13 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from PIL import Image
 
 from ganforge.data import GANDataModule
-from ganforge.errors import CheckpointError
+from ganforge.errors import CheckpointError, ConfigError
 from ganforge.evaluation.context import AnalysisContext, NotApplicable, ReportFigure
 from ganforge.evaluation.report import write_report
 from ganforge.evaluation.suites import MetricInputs, MetricSuite, split_set
 from ganforge.generation import check_sample_count, data_config_here, load_generator, resolve_device
 from ganforge.metrics import SampleSet
+from ganforge.metrics.base import content_key
 from ganforge.sampling import draw_evaluation_set
 
 log = logging.getLogger(__name__)
@@ -37,10 +38,12 @@ def dataset_name(record: dict[str, Any], ckpt: str) -> str:
 
 
 def fixed_subset(split: SampleSet, n: int | None, name_prefix: str) -> SampleSet:
-    """`n` images of a real split (all for None), one fixed random draw named `<prefix>-<count>` for the cache."""
+    """`n` images of a real split (all for None), one fixed random draw named `<prefix>-<count>-<content key>` for
+    torch-fidelity's cache of its statistics: changed data never meets the statistics of the old."""
     count = len(split.images) if n is None else min(n, len(split.images))
     pick = torch.randperm(len(split.images), generator=torch.Generator().manual_seed(0))[:count]
-    return SampleSet(split.images[pick], split.labels[pick], f"{name_prefix}-{count}")
+    images, labels = split.images[pick], split.labels[pick]
+    return SampleSet(images, labels, f"{name_prefix}-{count}-{content_key(images, labels)}")
 
 
 @contextmanager
@@ -106,6 +109,11 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     gan, record = load_generator(cfg.ckpt, device)
     dataset = dataset_name(record, cfg.ckpt)
     data_config = data_config_here(record["data"], OmegaConf.to_container(cfg.data, resolve=True))
+    datamodule: GANDataModule = instantiate(data_config)
+    if not datamodule.holds_images:
+        raise ConfigError(f"evaluate.py measures images, and {cfg.ckpt} generates points (data={dataset}, samples of "
+                          f"shape {list(datamodule.sample_shape)}); its run's samples/ previews show how it fits, and "
+                          f"python generate.py ckpt=… writes its points to a .npz")
     with open_dict(cfg):
         cfg.data = data_config  # the metric configs' ${data.…} now resolve against the checkpoint's dataset
     # Build every suite and analysis first: missing Inception weights fail here, before any work.
@@ -113,7 +121,6 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         name: instantiate(suite) for name, suite in OmegaConf.to_container(cfg.metrics.suites, resolve=True).items()
     }
     analyses = {name: instantiate(analysis) for name, analysis in cfg.analyses.items() if analysis is not None}
-    datamodule: GANDataModule = instantiate(data_config)
     seconds: dict[str, float] = {}
     with timed(seconds, "loading"):
         test = fixed_subset(split_set(datamodule, "test", dataset), cfg.n_real, f"{dataset}-test")

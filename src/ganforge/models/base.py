@@ -84,8 +84,8 @@ class GAN(L.LightningModule):
                                    ("optimizer_d", self.optimizer_d, self.discriminator)):
             try:
                 factory(net.parameters())
-            except ValueError as err:
-                raise ConfigError(f"model.{name}: {err}") from err
+            except (ValueError, TypeError) as err:  # TypeError: a value of the wrong type, e.g. lr=abc
+                raise ConfigError(f"model.{name}: {err}; give each setting a number (e.g. model.{name}.lr=2e-4)") from err
 
     @property
     def conditional(self) -> bool:

@@ -11,6 +11,7 @@ from ganforge.errors import ConfigError
 from ganforge.nets.common import (
     Critique,
     LatentProjection,
+    check_latent_dim,
     discriminator_stages,
     generator_stages,
     image_dims,
@@ -43,7 +44,7 @@ class ACGANGenerator(nn.Module):
         super().__init__()
         out_channels = image_dims(image_shape)[0]
         widths, grid = generator_stages(image_shape, channels, coarsest_side, "AC-GAN")
-        self.latent_dim, self.num_classes = latent_dim, num_classes
+        self.latent_dim, self.num_classes = check_latent_dim(latent_dim), num_classes
         self.project = LatentProjection(latent_dim, widths[0], grid, num_classes, embed_dim)
         layers: list[nn.Module] = []
         for fan_in, fan_out in zip(widths[:-1], widths[1:]):

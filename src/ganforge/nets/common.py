@@ -35,6 +35,14 @@ class LabelEmbedding(nn.Module):
         return torch.cat([inputs, self.embedding(labels)], dim=1)
 
 
+def check_latent_dim(latent_dim: int) -> int:
+    """`latent_dim`, or a ConfigError when it is below 1: without noise every sample (of a class) is the same."""
+    if not isinstance(latent_dim, int) or isinstance(latent_dim, bool) or latent_dim < 1:
+        raise ConfigError(f"model.generator.latent_dim must be at least 1 (a generator without noise draws one sample "
+                          f"over and over), got {latent_dim!r}")
+    return latent_dim
+
+
 def image_dims(image_shape: Sequence[int]) -> tuple[int, int, int]:
     """(channels, height, width) of a convolutional net's images; a ConfigError for any other sample shape."""
     if len(image_shape) != 3:

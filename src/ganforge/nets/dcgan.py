@@ -15,6 +15,7 @@ from ganforge.errors import ConfigError
 from ganforge.nets.common import (
     Critique,
     LatentProjection,
+    check_latent_dim,
     discriminator_stages,
     generator_stages,
     image_dims,
@@ -60,7 +61,7 @@ class DCGANGenerator(nn.Module):
             raise ConfigError(f"generator conditioning must be one of {GENERATOR_CONDITIONING}, got {conditioning!r}")
         out_channels = image_dims(image_shape)[0]
         widths, grid = generator_stages(image_shape, channels, coarsest_side, "DCGAN")
-        self.latent_dim, self.num_classes = latent_dim, num_classes
+        self.latent_dim, self.num_classes = check_latent_dim(latent_dim), num_classes
         padding = _same_padding(kernel_size)
         concat_classes = num_classes if conditioning == "concat" else 0
         self.project = LatentProjection(latent_dim, widths[0], grid, concat_classes, embed_dim, negative_slope)

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from ganforge.errors import ConfigError
-from ganforge.nets.common import Critique, LabelEmbedding, mlp
+from ganforge.nets.common import Critique, LabelEmbedding, check_latent_dim, mlp
 from ganforge.nets.layers import ProjectionHead, spectrally_normalised
 
 
@@ -28,7 +28,7 @@ class MLPGenerator(nn.Module):
         embed_dim: int = 50,
     ) -> None:
         super().__init__()
-        self.latent_dim, self.num_classes, self.sample_shape = latent_dim, num_classes, tuple(sample_shape)
+        self.latent_dim, self.num_classes, self.sample_shape = check_latent_dim(latent_dim), num_classes, tuple(sample_shape)
         self.condition = LabelEmbedding(num_classes, embed_dim)
         self.body = mlp([latent_dim + self.condition.extra_features, *hidden_dims], negative_slope, batch_norm=batch_norm)
         self.head = nn.Sequential(nn.Linear(hidden_dims[-1], math.prod(sample_shape)),

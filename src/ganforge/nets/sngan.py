@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from ganforge.errors import ConfigError
-from ganforge.nets.common import Critique, LabelEmbedding, grid_halvings, image_dims
+from ganforge.nets.common import Critique, LabelEmbedding, check_latent_dim, grid_halvings, image_dims
 from ganforge.nets.layers import ConditionalBatchNorm2d, ProjectionHead, spectrally_normalised
 
 GENERATOR_CONDITIONING = ("batch_norm", "concat")
@@ -53,9 +53,7 @@ class SNGANGenerator(nn.Module):
             raise ConfigError(f"the SN-GAN generator makes square images, got image_shape={list(image_shape)}")
         if conditioning not in GENERATOR_CONDITIONING:
             raise ConfigError(f"generator conditioning must be one of {GENERATOR_CONDITIONING}, got {conditioning!r}")
-        if latent_dim < 1:
-            raise ConfigError(f"model.generator.latent_dim must be at least 1, got {latent_dim}")
-        self.latent_dim, self.num_classes = latent_dim, num_classes
+        self.latent_dim, self.num_classes = check_latent_dim(latent_dim), num_classes
         self.widths, self.first_side = stage_widths(image_shape, channels, max_channels)
         norm_classes = num_classes if conditioning == "batch_norm" else 0
         self.condition = LabelEmbedding(num_classes if conditioning == "concat" else 0, embed_dim)
