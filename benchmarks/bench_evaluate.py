@@ -26,7 +26,6 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import open_dict
 
-from ganforge.domain_classifier import classifier_file
 from ganforge.checkpoint import load_module
 from ganforge.config import register_resolvers
 from ganforge.evaluation import evaluate
@@ -55,7 +54,7 @@ def timed_evaluation(ckpt: Path, n_samples: int, output_dir: str) -> tuple[float
     evaluate(cfg.copy())  # warm-up: the classifier and the real statistics are cached from here on
     started = time.perf_counter()
     summary = evaluate(cfg.copy())
-    return time.perf_counter() - started, summary | {"classifier_dir": cfg.metrics.suites.domain.classifier_dir}
+    return time.perf_counter() - started, summary
 
 
 def classifier_forward_seconds(path: Path, n: int) -> tuple[float, int]:
@@ -80,7 +79,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         ckpt = args.ckpt or short_cgan_run(Path(scratch) / "logs")
         seconds, summary = timed_evaluation(ckpt, args.n_samples, scratch)
-    reference, count = classifier_forward_seconds(classifier_file(summary["classifier_dir"], summary["data"]), args.n_samples)
+    # the classifier the evaluation measured in (recorded in metrics.json)
+    reference, count = classifier_forward_seconds(Path(summary["measured_with"]["domain"]["classifier"]), args.n_samples)
 
     verdict = "OK" if seconds < BUDGET_SECONDS else "OVER BUDGET"
     print(f"checkpoint: {ckpt if args.ckpt else 'short cgan run'} ({summary['model']} on {summary['data']})")
