@@ -7,7 +7,6 @@ reported beside the numbers, and decides whether the report calls them useful or
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import tempfile
