@@ -5,11 +5,13 @@
 
 For each model, in one process and interleaved (so a busy machine slows all alike), `--repeats` times:
 - ganforge: `ganforge.training.train` on the composed config, exactly as `train.py` runs it (Fashion-MNIST,
-  the default callbacks and TensorBoard logger), timed from the end of a warm-up batch to `--steps` batches later;
+  the default callbacks and TensorBoard logger), timed from the end of the warm-up batches and the first
+  thread probe of the adaptive-threads callback to `--steps` batches later;
 - course: a plain PyTorch loop as the course writes one — the same nets and optimizer settings, fp32, one G forward
   reused by the D and G steps, the config's losses and penalties — on the same data held as a float tensor;
-- bare: the same plain loop with ganforge's speed settings (bf16 autocast where chosen, channels_last): the same
-  maths without Lightning, so ganforge / bare is the price of Lightning and the module's bookkeeping;
+- bare: the same plain loop with ganforge's speed settings (bf16 autocast where chosen, channels_last, freed
+  memory kept): the same maths without Lightning, so ganforge / bare is the price of Lightning and the module's
+  bookkeeping;
 - keras (dcgan): the course's Keras DCGAN, one `@tf.function` step, on the same images (needs `.[bench]`).
 Medians in images/s and their ratios are printed and written to `<out>/<machine>.json`. A contention run repeats
 ganforge and course with a second CPU-bound process busy. Peak RSS of each path comes from a child process.
@@ -39,9 +41,11 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, open_dict
 
+from ganforge.callbacks import AdaptiveThreads
 from ganforge.config import register_resolvers
 from ganforge.losses import GradientPenalty, gradient_penalty
 from ganforge.models import GAN
+from ganforge.runtime import keep_freed_memory
 from ganforge.training import train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,20 +93,28 @@ class BatchTimer(L.Callback):
 def ganforge_seconds(overrides: list[str], steps: int, workdir: Path) -> tuple[float, int]:
     """Seconds for `steps` batches of train.py's own path, and the batch size."""
     run = Path(tempfile.mkdtemp(dir=workdir))
-    cfg = compose_train_config([*overrides, f"trainer.limit_train_batches={WARMUP_BATCHES + steps}",
-                                "trainer.max_epochs=1", "callbacks.sample_preview.gif=false"], run)
+    cfg = compose_train_config([*overrides, "trainer.max_epochs=1", "callbacks.sample_preview.gif=false"], run)
+    warmup = WARMUP_BATCHES + first_thread_probe(cfg)
     with open_dict(cfg):  # imported by name: this file's folder is on sys.path when it runs as a script
-        cfg.callbacks.batch_timer = {"_target_": "bench_train.BatchTimer", "start": WARMUP_BATCHES, "count": steps,
+        cfg.trainer.limit_train_batches = warmup + steps
+        cfg.callbacks.batch_timer = {"_target_": "bench_train.BatchTimer", "start": warmup, "count": steps,
                                      "output": str(run / "seconds")}
     train(cfg)
     return float((run / "seconds").read_text()), cfg.data.batch_size
 
 
+def first_thread_probe(cfg: DictConfig) -> int:
+    """Batches until the adaptive-threads callback has made its first choice (0 without it): timed after them, as
+    a run spends its time (the probe returns every few hundred batches, a share of a percent of them)."""
+    probe = cfg.get("callbacks", {}).get("adaptive_threads")
+    return 0 if probe is None else AdaptiveThreads.WARMUP_BATCHES + 2 * probe.probe_batches + 1
+
+
 class PlainLoop:
     """The course's way: nets and optimizers from the same config, one G forward per batch reused by both steps.
 
-    `tuned` adds ganforge's speed settings (bf16 autocast where the config chose it, channels_last) and
-    nothing else, so it is the same maths as ganforge's path without Lightning.
+    `tuned` adds ganforge's speed settings (bf16 autocast where the config chose it, channels_last, freed memory
+    kept in the process) and nothing else, so it is the same maths as ganforge's path without Lightning.
     """
 
     def __init__(self, cfg: DictConfig, images: torch.Tensor, labels: torch.Tensor, tuned: bool) -> None:
@@ -111,6 +123,7 @@ class PlainLoop:
         self.augment, self.ema, self.n_critic = gan.augment, gan.ema, gan.n_critic
         self.penalty = next((term.weight for term in gan.regularisers.values() if isinstance(term, GradientPenalty)), 0.0)
         self.opt_d, self.opt_g = gan.optimizer_d(self.discriminator.parameters()), gan.optimizer_g(self.generator.parameters())
+        self.keep_memory = tuned and cfg.keep_freed_memory
         self.bf16 = tuned and str(cfg.trainer.precision).startswith("bf16")
         self.channels_last = tuned and gan.channels_last
         if self.channels_last:
@@ -151,6 +164,7 @@ class PlainLoop:
         return loss_d.detach(), loss_g.detach() if generator_turn else None
 
     def seconds(self, steps: int) -> float:
+        keep_freed_memory(self.keep_memory)  # process-wide: set for each path as it is timed
         for _ in range(WARMUP_BATCHES):
             self.step()
         start = time.perf_counter()
@@ -169,7 +183,7 @@ def keras_dcgan_step(batch_size: int, images) -> Callable[[], None]:
     """The course's Keras DCGAN (the TensorFlow tutorial's nets, Adam 1e-4, BCE), one compiled step per call."""
     import tensorflow as tf
 
-    keras = tf.keras
+    import keras  # Keras 3, on the TensorFlow backend (tf.keras is only a lazy alias of it)
     generator = keras.Sequential([
         keras.Input((100,)), keras.layers.Dense(7 * 7 * 256, use_bias=False), keras.layers.BatchNormalization(),
         keras.layers.LeakyReLU(), keras.layers.Reshape((7, 7, 256)),
@@ -204,6 +218,7 @@ def keras_dcgan_step(batch_size: int, images) -> Callable[[], None]:
 
 
 def keras_seconds(step: Callable[[], None], steps: int) -> float:
+    keep_freed_memory(False)
     for _ in range(WARMUP_BATCHES):
         step()
     start = time.perf_counter()

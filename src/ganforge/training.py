@@ -19,6 +19,7 @@ from ganforge.callbacks import RecordConfig
 from ganforge.checkpoint import read_checkpoint, recorded_config
 from ganforge.errors import ConfigError, one_line
 from ganforge.resume import LAST_CHECKPOINT, mark_run
+from ganforge.runtime import keep_freed_memory
 from ganforge.sweeps import Requeue, check_optimized_metric
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ def adopt_checkpoint_settings(cfg: DictConfig, choices: dict[str, str]) -> None:
 
 
 def apply_run_settings(cfg: DictConfig) -> None:
-    """Check and apply what the run itself (not a model or dataset) is told: threads, seed."""
+    """Check and apply what the run itself (not a model or dataset) is told: threads, memory, seed."""
     max_epochs = cfg.trainer.get("max_epochs")
     if not isinstance(max_epochs, int) or isinstance(max_epochs, bool) or (max_epochs < 1 and max_epochs != -1):
         raise ConfigError(f"trainer.max_epochs must be a positive number of epochs (or -1: until trainer.max_steps), "
@@ -79,6 +80,10 @@ def apply_run_settings(cfg: DictConfig) -> None:
         if threads < 1:
             raise ConfigError(f"torch_threads must be a positive number of CPU threads or null, got {threads}")
         torch.set_num_threads(threads)
+    keep = cfg.get("keep_freed_memory", True)
+    if not isinstance(keep, bool):
+        raise ConfigError(f"keep_freed_memory must be true or false, got {keep!r}")
+    keep_freed_memory(keep)
     if torch.cuda.is_available():  # TF32 matrix products on GPUs that have them (Ampere on): fp32 weights, faster maths
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
     L.seed_everything(cfg.seed, workers=True, verbose=False)

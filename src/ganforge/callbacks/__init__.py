@@ -5,6 +5,7 @@ from ganforge.callbacks.checkpointing import AtomicCheckpointIO, FinishBatchOnCt
 from ganforge.callbacks.divergence import DivergenceError, DivergenceGuard
 from ganforge.callbacks.preview import SamplePreview
 from ganforge.callbacks.record_config import CONFIG_KEY, RecordConfig
+from ganforge.callbacks.threads import AdaptiveThreads
 
-__all__ = ["CONFIG_KEY", "AtomicCheckpointIO", "DivergenceError", "DivergenceGuard", "FinishBatchOnCtrlC", "LastCheckpoint",
+__all__ = ["CONFIG_KEY", "AdaptiveThreads", "AtomicCheckpointIO", "DivergenceError", "DivergenceGuard", "FinishBatchOnCtrlC", "LastCheckpoint",
            "RecordConfig", "SamplePreview"]
