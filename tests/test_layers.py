@@ -21,7 +21,7 @@ LAYERS: list[tuple[tuple[str, ...], bool]] = [
     (("models",), False),
     (("data", "metrics"), False),
     (("sampling", "checkpoint", "quiet_trainer", "domain_classifier", "callbacks", "training", "resume", "evaluation",
-      "generation", "config", "cli", "sweeps"), True),
+      "generation", "config", "cli", "sweeps", "runtime"), True),
     (("app",), False),  # the evaluation app: a user-facing entry like train.py and evaluate.py
 ]
 # What some rooms must not import even where the layers would allow it (packages, ganforge's or others).
@@ -96,3 +96,4 @@ def test_the_checker_reports_each_kind_of_wrong_import(tmp_path, file, source, e
     path.write_text(source + "\n")
     found = violations(tmp_path / "ganforge")
     assert (found == []) if expected is None else (len(found) == 1 and expected in found[0]), found
+

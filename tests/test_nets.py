@@ -19,6 +19,7 @@ from ganforge.nets import (
     init_normal_,
 )
 from ganforge.nets.common import grid_halvings, widths_toward_image
+from ganforge.nets.layers import Dropout
 
 N = 6
 # Every model config that draws images (the toy GAN draws points; the classifier draws nothing).
@@ -164,3 +165,27 @@ def test_normal_init_keeps_the_per_class_scales_of_conditional_batch_norm():
     init_normal_(generator, 0.02)
     assert all(torch.all(norm.scale.weight == 1) and torch.all(norm.shift.weight == 0) for norm in generator.norms)
     assert generator(torch.randn(4, generator.latent_dim), torch.arange(4)).shape == (4, 1, 28, 28)
+
+
+@pytest.mark.parametrize("p", [0.3, 0.5])
+def test_dropout_drops_a_share_p_and_scales_the_rest(p):
+    torch.manual_seed(0)
+    layer = Dropout(p).train()
+    x = torch.rand(500_000) + 1.0  # no zeros of its own
+    y = layer(x)
+    dropped = (y == 0).float().mean().item()
+    assert abs(dropped - p) < 4 * (p * (1 - p) / len(x)) ** 0.5 + 1 / 65536
+    kept = y != 0
+    assert torch.allclose(y[kept], x[kept] / (1 - p))
+
+
+def test_dropout_passes_gradients_through_its_mask_and_is_the_identity_in_eval():
+    layer = Dropout(0.3).train()
+    x = torch.randn(4, 8, 6, 6, requires_grad=True)
+    torch.manual_seed(1)
+    y = layer(x)
+    y.sum().backward()
+    assert torch.allclose(x.grad, (y != 0).float() / 0.7)
+    torch.manual_seed(1)
+    assert torch.equal(layer(x), y)  # the same seed draws the same mask
+    assert torch.equal(layer.eval()(x), x)

@@ -16,7 +16,7 @@ from ganforge.nets.common import (
     generator_stages,
     image_dims,
 )
-from ganforge.nets.layers import spectrally_normalised
+from ganforge.nets.layers import Dropout, spectrally_normalised
 
 
 class ACGANGenerator(nn.Module):
@@ -94,12 +94,12 @@ class ACGANDiscriminator(nn.Module):
             layers.append(nn.Conv2d(in_channels if i == 0 else widths[i - 1], fan_out, 3, 2, 1))
             if batch_norm and i > 0:
                 layers.append(nn.BatchNorm2d(fan_out))
-            layers += [nn.LeakyReLU(negative_slope), nn.Dropout(dropout)]
+            layers += [nn.LeakyReLU(negative_slope), Dropout(dropout)]
         self.body = nn.Sequential(*layers, nn.Flatten())
         flat = widths[-1] * height * width
         self.validity = nn.Linear(flat, 1)
         self.features = nn.Sequential(nn.Linear(flat, feature_dim), nn.LeakyReLU(negative_slope))
-        self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(feature_dim, num_classes))
+        self.classifier = nn.Sequential(Dropout(dropout), nn.Linear(feature_dim, num_classes))
         if spectral_norm:
             spectrally_normalised(self)
 

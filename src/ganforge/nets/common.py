@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from ganforge.errors import ConfigError
+from ganforge.nets.layers import Dropout
 
 
 class Critique(NamedTuple):
@@ -153,7 +154,7 @@ def mlp(sizes: Sequence[int], negative_slope: float, dropout: float = 0.0, batch
             layers.append(nn.BatchNorm1d(fan_out))
         layers.append(nn.LeakyReLU(negative_slope) if negative_slope else nn.ReLU())
         if dropout:
-            layers.append(nn.Dropout(dropout))
+            layers.append(Dropout(dropout))
     return nn.Sequential(*layers)
 
 

@@ -20,7 +20,7 @@ from ganforge.nets.common import (
     generator_stages,
     image_dims,
 )
-from ganforge.nets.layers import ConditionalBatchNorm2d, ProjectionHead, spectrally_normalised
+from ganforge.nets.layers import ConditionalBatchNorm2d, Dropout, ProjectionHead, spectrally_normalised
 
 
 GENERATOR_CONDITIONING = ("concat", "batch_norm")
@@ -121,7 +121,7 @@ class DCGANDiscriminator(nn.Module):
         layers: list[nn.Module] = []
         fan_in = in_channels + (self.label_map is not None)
         for fan_out in widths:
-            layers += [nn.Conv2d(fan_in, fan_out, kernel_size, 2, padding), nn.LeakyReLU(negative_slope), nn.Dropout(dropout)]
+            layers += [nn.Conv2d(fan_in, fan_out, kernel_size, 2, padding), nn.LeakyReLU(negative_slope), Dropout(dropout)]
             fan_in = fan_out
         self.body = nn.Sequential(*layers, nn.Flatten())
         self.head = ProjectionHead(widths[-1] * final_height * final_width, num_classes if conditioning == "projection" else 0)

@@ -1,10 +1,30 @@
-"""Layers of the modern nets: conditional batch norm, the projection head, spectral normalisation."""
+"""Layers of the nets: conditional batch norm, the projection head, spectral normalisation, a faster dropout."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
+
+# Dropout's keep test compares 16-bit random integers with this many steps: p is kept to within 1/65536.
+_MASK_STEPS = 2**16
+
+
+class Dropout(nn.Dropout):
+    """nn.Dropout whose mask on the CPU comes from 16-bit random integers, four to each 64-bit draw.
+
+    PyTorch's CPU dropout draws one random number per element, which made it 14% of a DCGAN step at batch 256;
+    this draws a quarter as many and keeps the same distribution (each element dropped with probability p,
+    rounded to 1/65536, the survivors scaled by 1/(1-p)). On a GPU, PyTorch's own fused kernel is used.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p in (0.0, 1.0) or x.device.type != "cpu" or self.inplace:
+            return super().forward(x)
+        words = torch.empty((x.numel() + 3) // 4, dtype=torch.int64).random_(-(2**63), None)  # all 64 bits random
+        threshold = round(self.p * _MASK_STEPS) - _MASK_STEPS // 2
+        keep = words.view(torch.int16)[: x.numel()].view_as(x) >= threshold
+        return x * keep * (1.0 / (1.0 - self.p))
 
 
 
