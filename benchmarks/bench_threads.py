@@ -22,8 +22,9 @@ from bench_train import MODELS, ROOT, busy_competitor, machine_name
 
 # (name, environment, train.py overrides)
 SETTINGS: list[tuple[str, dict[str, str], list[str]]] = [
-    ("torch default threads", {"OMP_WAIT_POLICY": ""}, []),
-    ("threads, OMP_WAIT_POLICY=PASSIVE", {"OMP_WAIT_POLICY": "PASSIVE"}, []),
+    ("the default: adaptive threads", {"OMP_WAIT_POLICY": ""}, []),
+    ("torch's threads, fixed", {"OMP_WAIT_POLICY": ""}, ["~callbacks.adaptive_threads"]),
+    ("torch's threads, OMP_WAIT_POLICY=PASSIVE", {"OMP_WAIT_POLICY": "PASSIVE"}, ["~callbacks.adaptive_threads"]),
     ("torch_threads=1", {"OMP_WAIT_POLICY": ""}, ["torch_threads=1"]),
 ]
 

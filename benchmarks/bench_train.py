@@ -12,7 +12,8 @@ For each model, in one process and interleaved (so a busy machine slows all alik
 - bare: the same plain loop with ganforge's speed settings (bf16 autocast where chosen, channels_last, freed
   memory kept): the same maths without Lightning, so ganforge / bare is the price of Lightning and the module's
   bookkeeping;
-- keras (dcgan): the course's Keras DCGAN, one `@tf.function` step, on the same images (needs `.[bench]`).
+- keras (dcgan): the course's Keras DCGAN, one `@tf.function` step, on the same images, in a child process of its
+  own (needs `.[bench]`).
 Medians in images/s and their ratios are printed and written to `<out>/<machine>.json`. A contention run repeats
 ganforge and course with a second CPU-bound process busy. Peak RSS of each path comes from a child process.
 """
@@ -218,13 +219,28 @@ def keras_dcgan_step(batch_size: int, images) -> Callable[[], None]:
 
 
 def keras_seconds(step: Callable[[], None], steps: int) -> float:
-    keep_freed_memory(False)
     for _ in range(WARMUP_BATCHES):
         step()
     start = time.perf_counter()
     for _ in range(steps):
         step()
     return time.perf_counter() - start
+
+
+def child_keras_seconds(model: str, steps: int) -> float:
+    """Seconds for `steps` batches of the Keras DCGAN in a process of its own, as a Keras user runs it: beside
+    PyTorch's thread pool TensorFlow's ran 1.6x slower here (97 against 157 img/s)."""
+    result = subprocess.run([sys.executable, __file__, "--keras-of", model, "--steps", str(steps)],
+                            capture_output=True, text=True, check=True, cwd=ROOT)
+    return float(result.stdout.strip().splitlines()[-1])
+
+
+def run_keras(model: str, steps: int) -> None:
+    """(child) Time the Keras DCGAN on the model's data and batch size; print the seconds."""
+    with tempfile.TemporaryDirectory() as workdir:
+        cfg = compose_train_config(MODELS[model], Path(workdir))
+    images, _ = fashion_in_model_space(cfg)
+    print(keras_seconds(keras_dcgan_step(cfg.data.batch_size, images.permute(0, 2, 3, 1).numpy()), steps))
 
 
 @contextmanager
@@ -272,15 +288,15 @@ def measure(models: list[str], steps: int, repeats: int, keras: bool, contention
             cfg = compose_train_config(MODELS[model], Path(workdir))
             images, labels = fashion_in_model_space(cfg)
             course, bare = PlainLoop(cfg, images, labels, tuned=False), PlainLoop(cfg, images, labels, tuned=True)
-            keras_step = keras_dcgan_step(cfg.data.batch_size, images.permute(0, 2, 3, 1).numpy()) if keras and model == "dcgan" else None
-            times: dict[str, list[float]] = {"ganforge": [], "course": [], "bare": []} | ({"keras": []} if keras_step else {})
+            with_keras = keras and model == "dcgan"
+            times: dict[str, list[float]] = {"ganforge": [], "course": [], "bare": []} | ({"keras": []} if with_keras else {})
             for _ in range(repeats):
                 seconds, batch = ganforge_seconds(MODELS[model], steps, Path(workdir))
                 times["ganforge"].append(steps * batch / seconds)
                 times["course"].append(steps * batch / course.seconds(steps))
                 times["bare"].append(steps * batch / bare.seconds(steps))
-                if keras_step:
-                    times["keras"].append(steps * batch / keras_seconds(keras_step, steps))
+                if with_keras:
+                    times["keras"].append(steps * batch / child_keras_seconds(model, steps))
             rates = {path: statistics.median(values) for path, values in times.items()}
             entry: dict[str, Any] = {"images_per_second": rates, "batch_size": batch, "precision": str(cfg.trainer.precision),
                                      "vs_course": rates["ganforge"] / rates["course"],
@@ -319,6 +335,7 @@ def main() -> None:
     parser.add_argument("--no-contention", action="store_true")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     parser.add_argument("--memory-of", nargs=2, metavar=("MODEL", "PATH"), help=argparse.SUPPRESS)
+    parser.add_argument("--keras-of", metavar="MODEL", help=argparse.SUPPRESS)
     args = parser.parse_args()
     import os
 
@@ -326,6 +343,9 @@ def main() -> None:
     register_resolvers()
     if args.memory_of:
         run_one_path(*args.memory_of, args.steps)
+        return
+    if args.keras_of:
+        run_keras(args.keras_of, args.steps)
         return
     models = args.models.split(",")
     results = measure(models, args.steps, args.repeats, keras=not args.no_keras, contention=not args.no_contention)
