@@ -13,14 +13,18 @@ import torch
 
 from ganforge.callbacks import AdaptiveThreads
 from ganforge.callbacks import threads as threads_module
+from ganforge.errors import ConfigError
 from ganforge.runtime import keep_freed_memory
+from ganforge.training import apply_run_settings
 
 GLIBC = platform.libc_ver()[0] == "glibc"
 
 
 FAULTS_OF_REUSE = """
 import resource, sys, torch
+from ganforge.errors import ConfigError
 from ganforge.runtime import keep_freed_memory
+from ganforge.training import apply_run_settings
 assert keep_freed_memory(sys.argv[1] == "keep")
 for _ in range(10):  # warm-up: the first 4 MB activations, freed; the heap grown, the thread pool started
     torch.ones(1024, 1024)
@@ -114,3 +118,8 @@ def test_adaptive_threads_resumes_on_the_saved_choice_and_keeps_a_fixed_count(tw
 def test_adaptive_threads_refuses_a_period_too_short_for_its_probes():
     with pytest.raises(ValueError, match="every_n_batches"):
         AdaptiveThreads(every_n_batches=10, probe_batches=4)
+
+
+def test_keep_freed_memory_must_be_true_or_false(compose_config):
+    with pytest.raises(ConfigError, match="keep_freed_memory must be true or false, got 'abc'"):
+        apply_run_settings(compose_config(["keep_freed_memory=abc"]))
