@@ -116,7 +116,7 @@ def test_adaptive_threads_resumes_on_the_saved_choice_and_keeps_a_fixed_count(tw
 
 
 def test_adaptive_threads_refuses_a_period_too_short_for_its_probes():
-    with pytest.raises(ValueError, match="every_n_batches"):
+    with pytest.raises(ConfigError, match="adaptive_threads.every_n_batches must exceed"):
         AdaptiveThreads(every_n_batches=10, probe_batches=4)
 
 

@@ -10,6 +10,8 @@ from typing import Any
 import lightning as L
 import torch
 
+from ganforge.errors import ConfigError
+
 log = logging.getLogger(__name__)
 
 
@@ -31,8 +33,8 @@ class AdaptiveThreads(L.Callback):
 
     def __init__(self, every_n_batches: int = 300, probe_batches: int = 8, fixed_threads: int | None = None) -> None:
         if probe_batches < 1 or every_n_batches <= 2 * probe_batches + self.WARMUP_BATCHES:
-            raise ValueError(f"every_n_batches must exceed 2 * probe_batches + {self.WARMUP_BATCHES}, and "
-                             f"probe_batches be at least 1; got {every_n_batches} and {probe_batches}")
+            raise ConfigError(f"callbacks.adaptive_threads.every_n_batches must exceed 2 * probe_batches + "
+                              f"{self.WARMUP_BATCHES} and probe_batches be at least 1; got {every_n_batches} and {probe_batches}")
         self.every_n_batches, self.probe_batches, self.fixed_threads = every_n_batches, probe_batches, fixed_threads
         self.choices: tuple[int, int] | None = None  # (current, other) while the callback is choosing
         self.restored_threads: int | None = None
