@@ -22,9 +22,7 @@ GLIBC = platform.libc_ver()[0] == "glibc"
 
 FAULTS_OF_REUSE = """
 import resource, sys, torch
-from ganforge.errors import ConfigError
 from ganforge.runtime import keep_freed_memory
-from ganforge.training import apply_run_settings
 assert keep_freed_memory(sys.argv[1] == "keep")
 for _ in range(10):  # warm-up: the first 4 MB activations, freed; the heap grown, the thread pool started
     torch.ones(1024, 1024)
