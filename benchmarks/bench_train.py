@@ -42,7 +42,6 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, open_dict
 
-from ganforge.callbacks import AdaptiveThreads
 from ganforge.config import register_resolvers
 from ganforge.losses import GradientPenalty, gradient_penalty
 from ganforge.models import GAN
@@ -108,7 +107,7 @@ def first_thread_probe(cfg: DictConfig) -> int:
     """Batches until the adaptive-threads callback has made its first choice (0 without it): timed after them, as
     a run spends its time (the probe returns every few hundred batches, a share of a percent of them)."""
     probe = cfg.get("callbacks", {}).get("adaptive_threads")
-    return 0 if probe is None else AdaptiveThreads.WARMUP_BATCHES + 2 * probe.probe_batches + 1
+    return 0 if probe is None else instantiate(probe).first_choice_batch
 
 
 class PlainLoop:

@@ -85,6 +85,7 @@ def test_adaptive_threads_trains_on_the_faster_thread_count(two_threads, monkeyp
     used = run_batches(callback, 60)
     # 3 warm-up batches and 4 timed on 2 threads, 1 settling and 4 timed on 1, then the faster one until the next probe
     assert used[:7] == [2] * 7 and used[7:12] == [1] * 5
+    assert callback.first_choice_batch == 12
     assert used[12:43] == [chosen] * 31
     assert callback.state_dict() == {"threads": chosen}
     callback.on_train_end(None, None)

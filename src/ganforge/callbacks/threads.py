@@ -46,6 +46,11 @@ class AdaptiveThreads(L.Callback):
         """The phase of a period at which the current setting's timed batches begin."""
         return self.every_n_batches - 2 * self.probe_batches - 1
 
+    @property
+    def first_choice_batch(self) -> int:
+        """The batch of a run after which the first choice has been made (warm-up, both probes, the settling one)."""
+        return self.WARMUP_BATCHES + 2 * self.probe_batches + 1
+
     def phase(self, trainer: L.Trainer) -> int:
         """Where the batch just finished lies in the period; batch 1 of a run is WARMUP_BATCHES before the probe."""
         finished = trainer.fit_loop.epoch_loop.total_batch_idx + 1
