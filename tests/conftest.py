@@ -28,6 +28,14 @@ FASHION_DEBIAN = Path("/usr/share/datasets/fashion-mnist")
 os.environ["PROJECT_ROOT"] = str(ROOT)
 register_resolvers()
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # `make test` runs two workers on two cores: each computes on one thread, and so do the entry points it
+    # starts, since two workers on two threads each stall one another (oversubscription).
+    import torch
+
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
+
 
 def write_idx(path: Path, array: np.ndarray, compress: bool) -> Path:
     """An IDX file (uint8) as MNIST ships it."""

@@ -58,7 +58,7 @@ def test_evaluate_prints_and_writes_every_domain_number_of_a_conditional_model(c
                            "fid_floor", "classifier_test_accuracy", "label_accuracy", "cas"}
     assert domain["fid"] > domain["fid_floor"] > 0  # a one-epoch GAN lies further from the test split than real images
     for key in ("precision", "recall", "label_accuracy", "cas"):  # each a fraction of the 200 samples or test images
-        assert domain[key] * 200 == pytest.approx(round(domain[key] * 200), abs=1e-6), key
+        assert domain[key] * 200 == pytest.approx(round(domain[key] * 200), abs=1e-4), key  # float32 means
     classifier, _ = load_module(classifier_files(cgan_evaluation["base"] / "data" / "classifiers", "mnist")[0], Classifier)
     assert domain["classifier_test_accuracy"] == classifier.test_accuracy.item() > 0.9  # the one trained on first use
     assert summary["n_samples"] == 200 and summary["seed"] == 0 and summary["conditional"] is True
