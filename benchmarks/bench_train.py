@@ -42,7 +42,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, open_dict
 
-from ganforge.config import register_resolvers
+from ganforge.config import best_precision, register_resolvers
 from ganforge.losses import GradientPenalty, gradient_penalty
 from ganforge.models import GAN
 from ganforge.runtime import keep_freed_memory
@@ -276,8 +276,10 @@ def machine_name() -> str:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor() or "cpu")
     slug = "-".join(cpu.lower().replace("(r)", "").replace("(tm)", "").split())
-    return f"{slug}-{torch.get_num_threads()}threads" + ("-" + torch.cuda.get_device_name(0).replace(" ", "-")
-                                                         if torch.cuda.is_available() else "")
+    # CPUs of one model name differ in bf16 support (AVX-512 BF16 or not), and so does everything measured here
+    bf16 = "-bf16" if best_precision().startswith("bf16") else ""
+    return f"{slug}{bf16}-{torch.get_num_threads()}threads" + ("-" + torch.cuda.get_device_name(0).replace(" ", "-")
+                                                               if torch.cuda.is_available() else "")
 
 
 def measure(models: list[str], steps: int, repeats: int, keras: bool, contention: bool) -> dict[str, Any]:
