@@ -116,6 +116,23 @@ def test_logged_metrics(idx_root, tmp_path):
     assert float(epoch["train/lr_g_epoch"]) == pytest.approx(2e-4)
 
 
+def test_epoch_means_of_the_generator_loss_count_only_its_steps(idx_root, tmp_path):
+    datamodule = IDXDataModule("MNIST", DIGITS, root=str(idx_root), download=False, batch_size=16, subset=96)
+    logger = L.pytorch.loggers.CSVLogger(tmp_path, name="", version="")
+    trainer = L.Trainer(accelerator="cpu", max_epochs=1, logger=logger, log_every_n_steps=1, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False)
+    trainer.fit(small_gan(n_critic=3), datamodule=datamodule)
+    logger.save()
+    with open(tmp_path / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    g_losses = [float(row["train/loss_g"]) for row in rows if row.get("train/loss_g")]
+    d_losses = [float(row["train/loss_d"]) for row in rows if row.get("train/loss_d")]
+    (epoch,) = [row for row in rows if row["train/loss_g_epoch"]]
+    assert len(d_losses) == 6 and len(g_losses) == 2  # G stepped after D steps 1 and 4
+    assert float(epoch["train/loss_g_epoch"]) == pytest.approx(sum(g_losses) / 2, rel=1e-5)
+    assert float(epoch["train/loss_d_epoch"]) == pytest.approx(sum(d_losses) / 6, rel=1e-5)
+
+
 def test_gradient_clipping_bounds_the_update(idx_root):
     # With SGD, the update equals lr × gradient: a clipped gradient norm bounds the parameter change.
     sgd = functools.partial(torch.optim.SGD, lr=1.0)

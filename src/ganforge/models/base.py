@@ -76,7 +76,7 @@ class GAN(L.LightningModule):
         self.discriminator_steps = self.generator_steps = 0
         self.seconds_before = 0.0  # of training, in the sessions before this one (resumes)
         self.session_start: float | None = None
-        self._epoch_sums: dict[str, torch.Tensor] = {}
+        self._epoch_sums: dict[str, tuple[torch.Tensor, int]] = {}  # per logged value: its sum and its count
 
     def _check_optimizers(self) -> None:
         # Build both optimizers once now, so an impossible setting fails before any run directory fills up.
@@ -253,9 +253,9 @@ class GAN(L.LightningModule):
 
     def log_step(self, losses: LossTerms, game: Round) -> None:
         values = losses | self.discriminator_metrics(game)
-        for name, value in values.items():
-            self._epoch_sums[name] = self._epoch_sums.get(name, 0) + value.detach().float()
-        self._epoch_sums["batches"] = self._epoch_sums.get("batches", 0) + 1
+        for name, value in values.items():  # G's losses come only every n_critic-th batch: each value has its count
+            total, count = self._epoch_sums.get(name, (0, 0))
+            self._epoch_sums[name] = (total + value.detach().float(), count + 1)
         if self.discriminator_steps % self.trainer.log_every_n_steps:
             return
         opt_d, opt_g = self.optimizers()
@@ -282,9 +282,8 @@ class GAN(L.LightningModule):
             torch._foreach_copy_(buffers, self.trainer.strategy.broadcast(buffers, src=0))
 
     def on_train_epoch_end(self) -> None:
-        batches = self._epoch_sums.pop("batches", 0)
-        if batches:
-            means = {f"train/{name}_epoch": total / batches for name, total in self._epoch_sums.items()}
+        if self._epoch_sums:
+            means = {f"train/{name}_epoch": total / count for name, (total, count) in self._epoch_sums.items()}
             opt_d, opt_g = self.optimizers()
             means |= {"train/lr_d_epoch": opt_d.param_groups[0]["lr"], "train/lr_g_epoch": opt_g.param_groups[0]["lr"]}
             self.log_dict(means, sync_dist=True)
