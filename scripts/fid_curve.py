@@ -3,7 +3,8 @@ project's own `evaluate.py metrics=domain`, drawn as one curve per run.
 
     python scripts/fid_curve.py best=logs/train/runs/A cgan=logs/train/runs/B --out docs/fid_vs_minutes.png
 
-Each run needs its epoch checkpoints (`callbacks.model_checkpoint.every_n_epochs=1`). An evaluation already in
+Each run needs its epoch checkpoints (`callbacks.model_checkpoint.every_n_epochs=1`); its last.ckpt is the final
+point when it holds more training than the newest of them. An evaluation already in
 `<run>/curve/<checkpoint>/metrics.json` is reused. The x axis is the training's own wall clock, recorded in every
 checkpoint; where runs shared the CPU with other work, `--images-per-second NAME=RATE` puts a run on the clock
 of its exclusive throughput instead (images seen / rate), and the table says which clock each run is on.
@@ -50,6 +51,20 @@ def point(name: str, checkpoint: Path, n_samples: int, images_per_second: float 
     }
 
 
+def curve_checkpoints(run_dir: Path) -> list[Path]:
+    """A run's epoch checkpoints in order, then last.ckpt if the run trained on after the newest of them (a run
+    that `trainer.max_time` stopped in the middle of an epoch, or between checkpointed epochs)."""
+    checkpoints = sorted(Path(run_dir, "checkpoints").glob("epoch_*.ckpt"))
+    last = Path(run_dir, "checkpoints", "last.ckpt")
+    if last.exists() and (not checkpoints or discriminator_steps(last) > discriminator_steps(checkpoints[-1])):
+        checkpoints.append(last)
+    return checkpoints
+
+
+def discriminator_steps(checkpoint: Path) -> int:
+    return torch.load(checkpoint, map_location="cpu", weights_only=True).get("ganforge_loop", {}).get("discriminator_steps", 0)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", help="NAME=RUN_DIR, one per curve")
@@ -61,7 +76,7 @@ def main() -> None:
     rows = []
     for item in args.runs:
         name, run_dir = item.split("=", 1)
-        for checkpoint in sorted(Path(run_dir, "checkpoints").glob("epoch_*.ckpt")):
+        for checkpoint in curve_checkpoints(Path(run_dir)):
             rows.append(point(name, checkpoint, args.n_samples, rates.get(name)))
             print(" ".join(f"{key}={rows[-1][key]}" for key in ("run", "epoch", "minutes", "fid", "recall")), flush=True)
 

@@ -12,7 +12,7 @@ import torch
 from hydra.utils import instantiate
 from torch import nn
 
-from conftest import path_overrides, run_entry
+from conftest import load_script, path_overrides, run_entry
 from ganforge.checkpoint import load_gan, load_module
 from ganforge.cli import user_error
 from ganforge.domain_classifier import classifier_files
@@ -232,3 +232,14 @@ def test_report_inlines_figures_and_tables(tmp_path):
                         ["confusion: not here"], {"domain": {"real_statistics": "fashion-test-10000"}}).read_text()
     assert "<td class='number'>12.3457</td>" in page and "fashion-test-10000" in page and "A &lt;figure&gt;" in page and "caption &amp; more" in page
     assert page.count("data:image/png;base64,") == 1 and "confusion: not here" in page
+
+
+@pytest.mark.parametrize(("last_steps", "last_on_the_curve"), [(200, False), (250, True)],
+                         ids=["ended-on-an-epoch", "stopped-mid-epoch"])
+def test_the_fid_curve_ends_on_last_ckpt_only_when_it_holds_more_training(tmp_path, last_steps, last_on_the_curve):
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    for name, steps in (("epoch_000.ckpt", 100), ("epoch_001.ckpt", 200), ("last.ckpt", last_steps)):
+        torch.save({"ganforge_loop": {"discriminator_steps": steps}}, folder / name)
+    chosen = [path.name for path in load_script("fid_curve").curve_checkpoints(tmp_path)]
+    assert chosen == ["epoch_000.ckpt", "epoch_001.ckpt"] + ["last.ckpt"] * last_on_the_curve
