@@ -62,6 +62,7 @@ def curve_checkpoints(run_dir: Path) -> list[Path]:
 
 
 def discriminator_steps(checkpoint: Path) -> int:
+    """How many D steps (batches) the checkpoint's training had taken."""
     return torch.load(checkpoint, map_location="cpu", weights_only=True).get("ganforge_loop", {}).get("discriminator_steps", 0)
 
 

@@ -29,8 +29,8 @@ os.environ["PROJECT_ROOT"] = str(ROOT)
 register_resolvers()
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
-    # `make test` runs two workers on two cores: each computes on one thread, and so do the entry points it
-    # starts, since two workers on two threads each stall one another (oversubscription).
+    # `make test` runs a worker per core: each computes on one thread, and so do the entry points it starts,
+    # since workers on all threads each stall one another (oversubscription).
     import torch
 
     os.environ["OMP_NUM_THREADS"] = "1"
