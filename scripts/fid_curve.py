@@ -21,6 +21,8 @@ from pathlib import Path
 
 import torch
 
+from ganforge.models.base import LOOP_STATE_KEY
+
 ROOT = Path(__file__).resolve().parents[1]
 COLUMNS = ("run", "checkpoint", "epoch", "images", "minutes", "clock", "fid", "precision", "recall", "label_accuracy",
            "weights")
@@ -38,7 +40,7 @@ def evaluate(checkpoint: Path, out: Path, n_samples: int) -> dict:
 def point(name: str, checkpoint: Path, n_samples: int, images_per_second: float | None) -> dict:
     """One row of the curve: what the checkpoint records of its training, and its domain metrics."""
     saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    loop = saved.get("ganforge_loop", {})
+    loop = saved.get(LOOP_STATE_KEY, {})
     images = loop.get("discriminator_steps", 0) * saved["ganforge"]["data"]["batch_size"]
     measured = evaluate(checkpoint, checkpoint.parent.parent / "curve" / checkpoint.stem, n_samples)
     domain = measured["metrics"].get("domain", {})
@@ -63,7 +65,7 @@ def curve_checkpoints(run_dir: Path) -> list[Path]:
 
 def discriminator_steps(checkpoint: Path) -> int:
     """How many D steps (batches) the checkpoint's training had taken."""
-    return torch.load(checkpoint, map_location="cpu", weights_only=True).get("ganforge_loop", {}).get("discriminator_steps", 0)
+    return torch.load(checkpoint, map_location="cpu", weights_only=True).get(LOOP_STATE_KEY, {}).get("discriminator_steps", 0)
 
 
 def main() -> None:
