@@ -19,7 +19,7 @@ from ganforge.nets import (
     init_normal_,
 )
 from ganforge.nets.common import grid_halvings, widths_toward_image
-from ganforge.nets.layers import Dropout
+from ganforge.nets.layers import Dropout, MinibatchStd
 
 N = 6
 # Every model config that draws images (the toy GAN draws points; the classifier draws nothing).
@@ -189,3 +189,23 @@ def test_dropout_passes_gradients_through_its_mask_and_is_the_identity_in_eval()
     torch.manual_seed(1)
     assert torch.equal(layer(x), y)  # the same seed draws the same mask
     assert torch.equal(layer.eval()(x), x)
+
+
+def test_minibatch_std_appends_each_groups_spread():
+    features = torch.tensor([[0.0, 0.0], [2.0, 4.0], [1.0, 1.0], [1.0, 1.0], [5.0, 5.0], [7.0, 5.0]])
+    out = MinibatchStd(group_size=2)(features)
+    assert torch.equal(out[:, :2], features)
+    # groups (rows 0-1), (2-3), (4-5): per-feature population std (1, 2), (0, 0), (1, 0), averaged over features
+    assert torch.allclose(out[:, 2], torch.tensor([1.5, 1.5, 0.0, 0.0, 0.5, 0.5]), atol=1e-3)
+    assert torch.allclose(MinibatchStd(group_size=4)(features)[:, 2], out[:, 2], atol=1e-3)  # gcd(6, 4) = 2
+
+
+def test_discriminator_with_minibatch_std_tells_a_collapsed_batch_from_a_varied_one():
+    torch.manual_seed(0)
+    critic = MLPDiscriminator((1, 28, 28), hidden_dims=(32, 16), num_classes=10, conditioning="projection",
+                              minibatch_std_group=4)
+    varied = torch.randn(8, 1, 28, 28)
+    collapsed = varied[:1].expand(8, -1, -1, -1)
+    labels = torch.zeros(8, dtype=torch.long)
+    spread_varied, spread_collapsed = critic(varied, labels).features[:, -1], critic(collapsed, labels).features[:, -1]
+    assert torch.all(spread_collapsed < 1e-3) and torch.all(spread_varied > 1e-2)

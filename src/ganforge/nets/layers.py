@@ -1,6 +1,9 @@
-"""Layers of the nets: conditional batch norm, the projection head, spectral normalisation, a faster dropout."""
+"""Layers of the nets: conditional batch norm, the projection head, minibatch standard deviation, spectral
+normalisation, a faster dropout."""
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
@@ -67,6 +70,27 @@ class ProjectionHead(nn.Module):
         if self.embedding is not None:
             logits = logits + (self.embedding(labels) * features).sum(1)
         return logits
+
+
+class MinibatchStd(nn.Module):
+    """Features (B, F) → (B, F + 1): each sample also carries how much its group of samples differs.
+
+    The extra feature is the standard deviation over a group of `group_size` samples, averaged over the features
+    (Karras et al., 2018). A batch of near-copies — a collapsed generator — shows a small one, so D can tell it
+    from a batch of real images and G is pushed to spread out. Groups are consecutive samples; a batch whose size
+    is not a multiple of `group_size` uses the largest common divisor.
+    """
+
+    def __init__(self, group_size: int = 4) -> None:
+        super().__init__()
+        self.group_size = group_size
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        group = math.gcd(len(features), self.group_size)
+        grouped = features.float().reshape(-1, group, features.shape[1])
+        spread = grouped.var(dim=1, unbiased=False).add(1e-8).sqrt().mean(dim=1)  # one value per group
+        extra = spread.repeat_interleave(group).to(features.dtype)[:, None]
+        return torch.cat([features, extra], dim=1)
 
 
 def spectrally_normalised(module: nn.Module) -> nn.Module:

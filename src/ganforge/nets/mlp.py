@@ -10,7 +10,7 @@ from torch import nn
 
 from ganforge.errors import ConfigError
 from ganforge.nets.common import Critique, LabelEmbedding, check_latent_dim, mlp
-from ganforge.nets.layers import ProjectionHead, spectrally_normalised
+from ganforge.nets.layers import MinibatchStd, ProjectionHead, spectrally_normalised
 
 
 class MLPGenerator(nn.Module):
@@ -44,6 +44,7 @@ class MLPDiscriminator(nn.Module):
 
     With classes, `conditioning: concat` joins a label embedding to the input; `projection` judges the last
     hidden layer with a projection head instead. `spectral_norm` divides every weight by its largest singular value.
+    `minibatch_std_group` > 0 gives the head one more feature: the spread of each group of that many samples.
     """
 
     def __init__(
@@ -56,6 +57,7 @@ class MLPDiscriminator(nn.Module):
         embed_dim: int = 50,
         conditioning: str = "concat",
         spectral_norm: bool = False,
+        minibatch_std_group: int = 0,
     ) -> None:
         super().__init__()
         if conditioning not in ("concat", "projection"):
@@ -64,10 +66,12 @@ class MLPDiscriminator(nn.Module):
         self.condition = LabelEmbedding(num_classes if conditioning == "concat" else 0, embed_dim)
         in_features = math.prod(sample_shape) + self.condition.extra_features
         self.body = mlp([in_features, *hidden_dims], negative_slope, dropout=dropout)
-        self.head = ProjectionHead(hidden_dims[-1], num_classes if conditioning == "projection" else 0)
+        self.spread = MinibatchStd(minibatch_std_group) if minibatch_std_group else nn.Identity()
+        features = hidden_dims[-1] + (1 if minibatch_std_group else 0)
+        self.head = ProjectionHead(features, num_classes if conditioning == "projection" else 0)
         if spectral_norm:
             spectrally_normalised(self)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> Critique:
-        features = self.body(self.condition(x.flatten(1), labels))
+        features = self.spread(self.body(self.condition(x.flatten(1), labels)))
         return Critique(self.head(features, labels), features)
