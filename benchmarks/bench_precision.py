@@ -3,7 +3,7 @@ each precision from several seeds: the mean losses of the last steps in bf16 mus
 seeds alone cause in fp32. This is the check behind `trainer.precision=bf16-mixed` being the CPU default where the
 CPU computes in bf16 natively (see `ganforge.config.best_precision`).
 
-    python benchmarks/bench_precision.py [--models cgan,dcgan] [--steps 150] [--seeds 3]
+    python benchmarks/bench_precision.py [--models sngan_cgan,dcgan] [--steps 150] [--seeds 3]
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def final_losses(model: str, precision: str, seed: int, steps: int, workdir: Pat
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", default="cgan,dcgan")
+    parser.add_argument("--models", default="sngan_cgan,dcgan")
     parser.add_argument("--steps", type=int, default=150)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))

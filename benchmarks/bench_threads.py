@@ -1,7 +1,7 @@
-"""Thread settings under contention: train.py's own path (`cgan` by default) with each CPU thread setting, on an
+"""Thread settings under contention: train.py's own path (`sngan_cgan` by default) with each CPU thread setting, on an
 idle machine and beside a second CPU-bound process, to choose the defaults that hold up on a laptop that is never idle.
 
-    python benchmarks/bench_threads.py [--model cgan] [--steps 30] [--repeats 2]
+    python benchmarks/bench_threads.py [--model sngan_cgan] [--steps 30] [--repeats 2]
 
 Each setting runs in a fresh child process (OpenMP reads its environment once, at start-up), with the busy
 competitor on and off in turn. The table gives images/s and the slowdown the competitor causes; the share of CPU
@@ -45,7 +45,7 @@ def child_images_per_second(model: str, environment: dict[str, str], overrides: 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="cgan", choices=sorted(MODELS))
+    parser.add_argument("--model", default="sngan_cgan", choices=sorted(MODELS))
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))

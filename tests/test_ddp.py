@@ -22,7 +22,8 @@ TESTS = Path(__file__).resolve().parent
 # Tiny nets: the plumbing across processes is under test, not the nets.
 SMALL = {
     "gan": ["model.generator.channels=8", "model.discriminator.channels=8", "model.ema.start_step=2"],
-    "cgan": ["model.generator.channels=8", "model.discriminator.channels=8", "model.ema.start_step=2"],
+    "cgan": ["model.generator.hidden_dims=[16]", "model.discriminator.hidden_dims=[16]", "model.ema.start_step=2"],
+    "sngan_cgan": ["model.generator.channels=8", "model.discriminator.channels=8", "model.ema.start_step=2"],
     "wgan_gp": ["model.generator.channels=[32,16]", "model.discriminator.channels=[8,16]"],
     "mlp_gan": ["model.generator.hidden_dims=[16]", "model.discriminator.hidden_dims=[16]"],
     "mlp_cgan": ["model.generator.hidden_dims=[16]", "model.discriminator.hidden_dims=[16]"],

@@ -291,9 +291,9 @@ SLIM_DCGAN = ["model.generator.channels=[32,16]", "model.discriminator.channels=
 SLIM_ACGAN = ["model.generator.channels=[32,16,8]", "model.generator.refine_channels=[8]",
               "model.discriminator.channels=[8,8,16,16]", "model.discriminator.feature_dim=16"]
 SLIM_MLP = ["model.generator.hidden_dims=[32]", "model.discriminator.hidden_dims=[32]"]
-IMAGE_VARIANTS = {"gan": SLIM_SNGAN, "cgan": SLIM_SNGAN, "dcgan": SLIM_DCGAN, "cdcgan": SLIM_DCGAN, "wgan": SLIM_DCGAN,
-                  "wgan_gp": SLIM_DCGAN, "acgan": SLIM_ACGAN, "acgan_conditional": SLIM_ACGAN, "mlp_gan": SLIM_MLP,
-                  "mlp_cgan": SLIM_MLP}
+IMAGE_VARIANTS = {"gan": SLIM_SNGAN, "sngan_cgan": SLIM_SNGAN, "dcgan": SLIM_DCGAN, "cdcgan": SLIM_DCGAN,
+                  "wgan": SLIM_DCGAN, "wgan_gp": SLIM_DCGAN, "acgan": SLIM_ACGAN, "acgan_conditional": SLIM_ACGAN,
+                  "mlp_gan": SLIM_MLP, "mlp_cgan": SLIM_MLP, "cgan": SLIM_MLP}
 
 
 def test_every_image_variant_is_tested_on_folders():

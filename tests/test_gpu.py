@@ -12,8 +12,9 @@ pytestmark = [pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available()
 
 
 def test_a_gpu_run_keeps_the_dataset_on_the_device_in_bf16(compose_config, idx_root, tmp_path):
-    cfg = compose_config(["data=mnist", *data_overrides(idx_root), "data.subset=64", "data.batch_size=16",
-                          "trainer.max_epochs=1", "model.generator.channels=8", "model.discriminator.channels=8"])
+    cfg = compose_config(["model=sngan_cgan", "data=mnist", *data_overrides(idx_root), "data.subset=64",
+                          "data.batch_size=16", "trainer.max_epochs=1", "model.generator.channels=8",
+                          "model.discriminator.channels=8"])
     assert cfg.trainer.precision == "bf16-mixed" or not torch.cuda.is_bf16_supported()
     train(cfg)
     assert torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32
