@@ -75,7 +75,7 @@ def evaluation(ckpt: Path, out: Path, *overrides: str) -> dict:
 @pytest.fixture(scope="module")
 def labelled(base):
     """A conditional GAN of the labelled scenes (RGB, 32 px), trained on Alice's machine and evaluated here."""
-    ckpt = moved_to_another_machine(trained(base, "cgan", "model=sngan_cgan", f"data.path={base / 'scenes'}",
+    ckpt = moved_to_another_machine(trained(base, "sngan_cgan", "model=sngan_cgan", f"data.path={base / 'scenes'}",
                                             "data.sample_shape=[3,32,32]"), base / "alice-cache")
     return {"ckpt": ckpt, "alice_cache": base / "alice-cache",
             **evaluation(ckpt, base / "eval-labelled", "metrics=domain", "n_samples=100",
