@@ -25,7 +25,7 @@ from ganforge.evaluation.memorisation import NearestNeighbours
 from ganforge.evaluation.report import write_report
 from ganforge.losses import NonSaturating
 from ganforge.metrics import SampleSet
-from ganforge.models.base import GAN
+from ganforge.models.base import GAN, LOOP_STATE_KEY
 from ganforge.models.classifier import Classifier
 from ganforge.nets import MLPGenerator
 from ganforge.nets.common import Critique
@@ -240,6 +240,6 @@ def test_the_fid_curve_ends_on_last_ckpt_only_when_it_holds_more_training(tmp_pa
     folder = tmp_path / "checkpoints"
     folder.mkdir()
     for name, steps in (("epoch_000.ckpt", 100), ("epoch_001.ckpt", 200), ("last.ckpt", last_steps)):
-        torch.save({"ganforge_loop": {"discriminator_steps": steps}}, folder / name)
+        torch.save({LOOP_STATE_KEY: {"discriminator_steps": steps}}, folder / name)
     chosen = [path.name for path in load_script("fid_curve").curve_checkpoints(tmp_path)]
     assert chosen == ["epoch_000.ckpt", "epoch_001.ckpt"] + ["last.ckpt"] * last_on_the_curve
