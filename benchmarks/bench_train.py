@@ -1,7 +1,7 @@
 """Training speed of the real `train.py` path against plain PyTorch loops of the same nets (and Keras for DCGAN).
 
     python benchmarks/bench_train.py [--models mlp_gan,gan,cgan,sngan_cgan,dcgan,dcgan_slim,wgan_gp] [--steps 20]
-                                     [--repeats 3] [--no-keras] [--no-contention] [--out benchmarks/results]
+                                     [--repeats 3] [--pairs 60] [--no-keras] [--no-contention] [--out benchmarks/results]
 
 For each model, in one process and interleaved (so a busy machine slows all alike), `--repeats` times:
 - ganforge: `ganforge.training.train` on the composed config, exactly as `train.py` runs it (Fashion-MNIST,
@@ -10,8 +10,9 @@ For each model, in one process and interleaved (so a busy machine slows all alik
 - course: a plain PyTorch loop as the course writes one — the same nets and optimizer settings, fp32, one G forward
   reused by the D and G steps, the config's losses and penalties — on the same data held as a float tensor;
 - bare: the same plain loop with ganforge's speed settings (bf16 autocast where chosen, channels_last, freed
-  memory kept): the same maths without Lightning, so ganforge / bare is the price of Lightning and the module's
-  bookkeeping;
+  memory kept): the same maths without Lightning; the price of Lightning and the module's bookkeeping ("Lightning
+  overhead") is measured apart, batch by batch: `--pairs` batches of train.py's path, each followed by one of the
+  bare loop, the median ratio of the pairs (`AlternatingBareLoop`);
 - keras (dcgan): the course's Keras DCGAN, one `@tf.function` step, on the same images, in a child process of its
   own (needs `.[bench]`).
 Medians in images/s and their ratios are printed and written to `<out>/<machine>.json`. A contention run repeats
@@ -101,6 +102,50 @@ def ganforge_seconds(overrides: list[str], steps: int, workdir: Path) -> tuple[f
                                      "output": str(run / "seconds")}
     train(cfg)
     return float((run / "seconds").read_text()), cfg.data.batch_size
+
+
+class AlternatingBareLoop(L.Callback):
+    """After every batch of train.py's path, one batch of the bare loop: pairs of batch times taken moments apart.
+
+    A shared machine's speed drifts by ±10% over seconds (the windows of `ganforge_seconds` and `PlainLoop.seconds`
+    lie up to a minute apart); within a pair it slows both alike, so the median ratio of the pairs measures the
+    price of Lightning and the module's bookkeeping to a percent. A train.py batch is timed from the end of the
+    previous pair's bare batch to its own end: every hook of the cycle is counted once.
+    """
+
+    def __init__(self, bare: PlainLoop, skip: int) -> None:
+        self.bare, self.skip = bare, skip
+        self.pairs: list[tuple[float, float]] = []
+        self.resumed: float | None = None
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        ended = time.perf_counter()
+        self.bare.step()
+        bare_ended = time.perf_counter()
+        if self.resumed is not None and batch_idx >= self.skip:
+            self.pairs.append((ended - self.resumed, bare_ended - ended))
+        self.resumed = time.perf_counter()
+
+
+def paired_overhead(overrides: list[str], bare: PlainLoop, pairs: int, workdir: Path) -> float:
+    """The median over `pairs` alternating batches of (train.py's batch time / the bare loop's) − 1."""
+    run = Path(tempfile.mkdtemp(dir=workdir))
+    cfg = compose_train_config([*overrides, "trainer.max_epochs=1", "callbacks.sample_preview.gif=false"], run)
+    warmup = WARMUP_BATCHES + first_thread_probe(cfg)
+    global ALTERNATING
+    ALTERNATING = AlternatingBareLoop(bare, skip=warmup + 1)
+    with open_dict(cfg):  # train() builds its callbacks from the config: this one hands over the object above
+        cfg.trainer.limit_train_batches = warmup + pairs + 1
+        cfg.callbacks.alternating = {"_target_": f"{__name__}.alternating_bare_loop"}  # this module, run or imported
+    train(cfg)
+    return statistics.median(ours / theirs for ours, theirs in ALTERNATING.pairs) - 1.0
+
+
+ALTERNATING: AlternatingBareLoop | None = None
+
+
+def alternating_bare_loop() -> AlternatingBareLoop:
+    return ALTERNATING
 
 
 def first_thread_probe(cfg: DictConfig) -> int:
@@ -282,7 +327,7 @@ def machine_name() -> str:
                                                                if torch.cuda.is_available() else "")
 
 
-def measure(models: list[str], steps: int, repeats: int, keras: bool, contention: bool) -> dict[str, Any]:
+def measure(models: list[str], steps: int, repeats: int, pairs: int, keras: bool, contention: bool) -> dict[str, Any]:
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as workdir:
         for model in models:
@@ -301,7 +346,8 @@ def measure(models: list[str], steps: int, repeats: int, keras: bool, contention
             rates = {path: statistics.median(values) for path, values in times.items()}
             entry: dict[str, Any] = {"images_per_second": rates, "batch_size": batch, "precision": str(cfg.trainer.precision),
                                      "vs_course": rates["ganforge"] / rates["course"],
-                                     "lightning_overhead": rates["bare"] / rates["ganforge"] - 1.0}
+                                     "lightning_overhead": paired_overhead(MODELS[model], bare, pairs, Path(workdir)),
+                                     "overhead_of_the_windows": rates["bare"] / rates["ganforge"] - 1.0}
             if "keras" in rates:
                 entry["vs_keras"] = rates["ganforge"] / rates["keras"]
             if contention:
@@ -332,6 +378,7 @@ def main() -> None:
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--pairs", type=int, default=60, help="alternating batches that measure the Lightning overhead")
     parser.add_argument("--no-keras", action="store_true")
     parser.add_argument("--no-contention", action="store_true")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
@@ -349,12 +396,12 @@ def main() -> None:
         run_keras(args.keras_of, args.steps)
         return
     models = args.models.split(",")
-    results = measure(models, args.steps, args.repeats, keras=not args.no_keras, contention=not args.no_contention)
+    results = measure(models, args.steps, args.repeats, args.pairs, keras=not args.no_keras, contention=not args.no_contention)
     out = Path(args.out) / f"{machine_name()}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     previous = json.loads(out.read_text()) if out.exists() else {}
     record = {"date": time.strftime("%Y-%m-%d"), "torch": torch.__version__, "command": " ".join(sys.argv),
-              "steps": args.steps, "repeats": args.repeats, "models": previous.get("models", {}) | results}
+              "steps": args.steps, "repeats": args.repeats, "pairs": args.pairs, "models": previous.get("models", {}) | results}
     out.write_text(json.dumps(record, indent=2) + "\n")
     print(f"wrote {out}")
 

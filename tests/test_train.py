@@ -8,12 +8,14 @@ from pathlib import Path
 import pytest
 import yaml
 import torch
+from hydra.utils import instantiate
+from lightning.pytorch.callbacks import ProgressBar
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from conftest import FASHION_DEBIAN, ROOT, data_overrides, path_overrides, run_entry
 from ganforge.checkpoint import load_gan, read_checkpoint
-from ganforge.training import train
+from ganforge.training import build_trainer, train
 
 MODELS = sorted(p.stem for p in (ROOT / "conf" / "model").glob("*.yaml"))
 IMAGE_MODELS = [m for m in MODELS if m != "toy"]
@@ -52,6 +54,15 @@ def test_run_directory_holds_config_events_checkpoints_and_samples(compose_confi
     assert "model/optimizer_g/lr" in hparams_file.read_text()
     hparams_session = events.PluginTagToContent("hparams")
     assert "_hparams_/session_start_info" in hparams_session
+
+
+def test_the_configured_progress_bar_is_used_and_the_trainer_switch_still_turns_it_off(compose_config, idx_root, tmp_path):
+    cfg = compose_config(tiny_run(idx_root))
+    callbacks = [instantiate(c) for c in cfg.callbacks.values()]
+    (configured,) = [c for c in callbacks if isinstance(c, ProgressBar)]
+    assert build_trainer(cfg.trainer, callbacks, []).progress_bar_callback is configured  # not Lightning's own
+    train(compose_config(tiny_run(idx_root, "+trainer.enable_progress_bar=false")))  # Lightning alone would refuse
+    assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
 
 
 def test_checkpoint_alone_rebuilds_the_generator(compose_config, idx_root, tmp_path):

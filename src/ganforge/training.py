@@ -12,6 +12,7 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
+from lightning.pytorch.callbacks import ProgressBar
 from lightning.pytorch.utilities.exceptions import MisconfigurationException, SIGTERMException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
@@ -91,6 +92,8 @@ def apply_run_settings(cfg: DictConfig) -> None:
 
 def build_trainer(config: DictConfig, callbacks: list[L.Callback], loggers: list[Any]) -> L.Trainer:
     """The configured Trainer; settings this machine cannot run (e.g. trainer=gpu without a GPU) are a ConfigError."""
+    if config.get("enable_progress_bar") is False:  # Lightning refuses the configured bar beside this switch: drop it
+        callbacks = [callback for callback in callbacks if not isinstance(callback, ProgressBar)]
     try:
         return instantiate(config, callbacks=callbacks, logger=loggers)
     except InstantiationException as err:
