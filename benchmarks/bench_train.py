@@ -127,25 +127,25 @@ class AlternatingBareLoop(L.Callback):
         self.resumed = time.perf_counter()
 
 
+ALTERNATING: AlternatingBareLoop | None = None  # the one `paired_overhead` hands to train() by this name
+
+
+def alternating_bare_loop() -> AlternatingBareLoop | None:
+    return ALTERNATING
+
+
 def paired_overhead(overrides: list[str], bare: PlainLoop, pairs: int, workdir: Path) -> float:
     """The median over `pairs` alternating batches of (train.py's batch time / the bare loop's) − 1."""
+    global ALTERNATING
     run = Path(tempfile.mkdtemp(dir=workdir))
     cfg = compose_train_config([*overrides, "trainer.max_epochs=1", "callbacks.sample_preview.gif=false"], run)
     warmup = WARMUP_BATCHES + first_thread_probe(cfg)
-    global ALTERNATING
     ALTERNATING = AlternatingBareLoop(bare, skip=warmup + 1)
     with open_dict(cfg):  # train() builds its callbacks from the config: this one hands over the object above
         cfg.trainer.limit_train_batches = warmup + pairs + 1
         cfg.callbacks.alternating = {"_target_": f"{__name__}.alternating_bare_loop"}  # this module, run or imported
     train(cfg)
     return statistics.median(ours / theirs for ours, theirs in ALTERNATING.pairs) - 1.0
-
-
-ALTERNATING: AlternatingBareLoop | None = None
-
-
-def alternating_bare_loop() -> AlternatingBareLoop:
-    return ALTERNATING
 
 
 def first_thread_probe(cfg: DictConfig) -> int:
