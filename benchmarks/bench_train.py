@@ -91,11 +91,16 @@ class BatchTimer(L.Callback):
             self.output.write_text(str(time.perf_counter() - self.began))
 
 
-def ganforge_seconds(overrides: list[str], steps: int, workdir: Path) -> tuple[float, int]:
-    """Seconds for `steps` batches of train.py's own path, and the batch size."""
+def timed_run(overrides: list[str], workdir: Path) -> tuple[DictConfig, Path, int]:
+    """A one-epoch train.py config in a run folder of its own, and the batches to train before timing starts."""
     run = Path(tempfile.mkdtemp(dir=workdir))
     cfg = compose_train_config([*overrides, "trainer.max_epochs=1", "callbacks.sample_preview.gif=false"], run)
-    warmup = WARMUP_BATCHES + first_thread_probe(cfg)
+    return cfg, run, WARMUP_BATCHES + first_thread_probe(cfg)
+
+
+def ganforge_seconds(overrides: list[str], steps: int, workdir: Path) -> tuple[float, int]:
+    """Seconds for `steps` batches of train.py's own path, and the batch size."""
+    cfg, run, warmup = timed_run(overrides, workdir)
     with open_dict(cfg):  # imported by name: this file's folder is on sys.path when it runs as a script
         cfg.trainer.limit_train_batches = warmup + steps
         cfg.callbacks.batch_timer = {"_target_": "bench_train.BatchTimer", "start": warmup, "count": steps,
@@ -137,9 +142,7 @@ def alternating_bare_loop() -> AlternatingBareLoop | None:
 def paired_overhead(overrides: list[str], bare: PlainLoop, pairs: int, workdir: Path) -> float:
     """The median over `pairs` alternating batches of (train.py's batch time / the bare loop's) − 1."""
     global ALTERNATING
-    run = Path(tempfile.mkdtemp(dir=workdir))
-    cfg = compose_train_config([*overrides, "trainer.max_epochs=1", "callbacks.sample_preview.gif=false"], run)
-    warmup = WARMUP_BATCHES + first_thread_probe(cfg)
+    cfg, _, warmup = timed_run(overrides, workdir)
     ALTERNATING = AlternatingBareLoop(bare, skip=warmup + 1)
     with open_dict(cfg):  # train() builds its callbacks from the config: this one hands over the object above
         cfg.trainer.limit_train_batches = warmup + pairs + 1
