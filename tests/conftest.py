@@ -97,7 +97,9 @@ def image_folder(tmp_path_factory) -> Path:
 
 
 def load_script(name: str) -> ModuleType:
-    """A module of scripts/ (not a package), e.g. make_scenes."""
+    """A module of scripts/ (not a package), e.g. make_scenes; it may import its neighbours as the scripts do."""
+    if str(ROOT / "scripts") not in sys.path:
+        sys.path.append(str(ROOT / "scripts"))
     spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

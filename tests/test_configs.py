@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 from hydra.utils import instantiate
-from omegaconf import open_dict
+from omegaconf import OmegaConf, open_dict
 
 from conftest import ROOT
 from ganforge.cli import check_group_choices, user_error
@@ -17,6 +17,17 @@ MODELS = sorted(p.stem for p in (ROOT / "conf" / "model").glob("*.yaml"))
 DATASETS = sorted(p.stem for p in (ROOT / "conf" / "data").glob("*.yaml"))
 EXPERIMENTS = sorted(p.stem for p in (ROOT / "conf" / "experiment").glob("*.yaml"))
 DEBUG = sorted(p.stem for p in (ROOT / "conf" / "debug").glob("*.yaml"))
+# What each ablation of the best recipe switches: the settings (model.…, trainer.…) it may change
+ABLATIONS = {
+    "recipe": set(),
+    "no_ema": {"model.ema"},
+    "no_spectral_norm": {"model.discriminator.spectral_norm"},
+    "concat_label": {"model.discriminator.conditioning"},
+    "equal_lr": {"model.optimizer_d.lr", "model.optimizer_g.lr"},  # both to 2e-4 (best_fashion's D has it already)
+    "r1": {"model.regularisers.r1"},
+    "diffaugment": {"model.augment"},
+    "lr_decay": {"model.lr_schedule", "trainer.max_epochs"},
+}
 
 
 def offline_data(cfg, idx_root: Path, image_folder: Path, cifar_root: Path) -> None:
@@ -53,6 +64,31 @@ def test_model_and_data_instantiate_together(compose_config, idx_root, image_fol
 def test_experiment_and_debug_configs_compose(compose_config, override):
     cfg = compose_config([override])
     assert cfg.model._target_ and cfg.data._target_
+
+
+def flat(node: object, prefix: str = "") -> dict[str, object]:
+    """A nested config as {dotted key: leaf value}; an empty or null node is a leaf."""
+    if isinstance(node, dict) and node:
+        return {key: value for name, child in node.items() for key, value in flat(child, f"{prefix}{name}.").items()}
+    return {prefix.rstrip("."): node}
+
+
+def test_every_ablation_is_listed_with_what_it_switches():
+    assert set(ABLATIONS) == {p.stem for p in (ROOT / "conf" / "ablation").glob("*.yaml")}
+
+
+@pytest.mark.parametrize("ablation", sorted(ABLATIONS))
+def test_an_ablation_switches_its_own_option_of_the_recipe_and_nothing_else(compose_config, ablation):
+    def settings(cfg) -> dict[str, object]:
+        return flat({group: OmegaConf.to_container(cfg[group], resolve=True) for group in ("model", "trainer")})
+
+    recipe = settings(compose_config(["experiment=best_fashion"]))
+    cfg = compose_config(["experiment=best_fashion", f"ablation={ablation}"])
+    switched = settings(cfg)
+    assert instantiate(cfg.model).generator is not None
+    changed = {key for key in recipe.keys() | switched.keys() if recipe.get(key, "absent") != switched.get(key, "absent")}
+    assert all(any(key == option or key.startswith(option + ".") for option in ABLATIONS[ablation]) for key in changed)
+    assert bool(changed) == bool(ABLATIONS[ablation])
 
 
 def test_default_run_settings(compose_config):

@@ -243,3 +243,16 @@ def test_the_fid_curve_ends_on_last_ckpt_only_when_it_holds_more_training(tmp_pa
         torch.save({LOOP_STATE_KEY: {"discriminator_steps": steps}}, folder / name)
     chosen = [path.name for path in load_script("fid_curve").curve_checkpoints(tmp_path)]
     assert chosen == ["epoch_000.ckpt", "epoch_001.ckpt"] + ["last.ckpt"] * last_on_the_curve
+
+
+def test_the_ablation_table_gives_each_choice_the_mean_and_spread_of_its_seeds():
+    ablation = load_script("ablation")
+    assert ablation.override(["experiment=best_fashion", "ablation=r1", "seed=2"], "ablation") == "r1"
+    assert ablation.override(["+seed=3"], "seed") == "3" and ablation.override(["seed=3"], "ablation", "recipe") == "recipe"
+    job = {"fid_floor": 0.2, "label_accuracy": 0.9}
+    rows = [job | {"ablation": "recipe", "images": 1e6, "fid": 0.4, "precision": 0.8, "recall": 0.7},
+            job | {"ablation": "recipe", "images": 2e6, "fid": 0.6, "precision": 0.9, "recall": 0.7, "label_accuracy": 0.92},
+            job | {"ablation": "no_ema", "images": 3e6, "fid": 1.0, "precision": 0.5, "recall": 0.6, "label_accuracy": None}]
+    header, rule, recipe, no_ema = ablation.table(rows).splitlines()
+    assert recipe == "| recipe | 2 | 1.50 ± 0.71 | 2.5 ± 0.7 | 0.850 ± 0.071 | 0.700 ± 0.000 | 0.910 ± 0.014 |"
+    assert no_ema == "| no_ema | 1 | 3.00 | 5.0 | 0.500 | 0.600 | — |"

@@ -1,0 +1,89 @@
+"""An ablation table from one `train.py -m` sweep: every job's last checkpoint measured with the project's own
+`evaluate.py metrics=domain`, grouped by the sweep's `ablation=` choice, mean ± std over the seeds.
+
+    python train.py -m experiment=best_fashion ablation=recipe,no_ema,r1 seed=1,2,3 trainer.max_time=00:00:03:00
+    python scripts/ablation.py logs/train/multiruns/<time> --out docs/ablation.csv
+
+The sweep's summary.yaml names each job's overrides and folder. An evaluation already in
+`<job>/curve/last/metrics.json` is reused; the CSV holds one row per job, the printed Markdown table one per choice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import statistics
+from pathlib import Path
+
+import torch
+import yaml
+
+from fid_curve import evaluate
+from ganforge.models.base import LOOP_STATE_KEY
+
+COLUMNS = ("ablation", "seed", "job", "images", "minutes", "fid", "fid_floor", "precision", "recall", "label_accuracy",
+           "weights")
+# The table's columns: a job row's measure, scaled, with its number format
+MEASURES = (("images", 1e-6, ".2f"), ("fid_over_floor", 1.0, ".1f"), ("precision", 1.0, ".3f"), ("recall", 1.0, ".3f"),
+            ("label_accuracy", 1.0, ".3f"))
+
+
+def override(overrides: list[str], key: str, default: str = "") -> str:
+    """The value a job's command line gave `key` (e.g. ablation, seed)."""
+    values = [item.split("=", 1)[1] for item in overrides if item.lstrip("+").split("=", 1)[0] == key]
+    return values[-1] if values else default
+
+
+def job_row(job: dict, n_samples: int) -> dict:
+    """One job: where its training got to in the budget, and the domain metrics of its last checkpoint."""
+    checkpoint = Path(job["dir"]) / "checkpoints" / "last.ckpt"
+    saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    loop = saved.get(LOOP_STATE_KEY, {})
+    measured = evaluate(checkpoint, checkpoint.parent.parent / "curve" / "last", n_samples)
+    domain = measured["metrics"]["domain"]
+    return {
+        "ablation": override(job["overrides"], "ablation", "recipe"), "seed": override(job["overrides"], "seed"),
+        "job": job["job"], "images": loop.get("discriminator_steps", 0) * saved["ganforge"]["data"]["batch_size"],
+        "minutes": loop.get("training_seconds", float("nan")) / 60, "fid": domain["fid"],
+        "fid_floor": domain["fid_floor"], "precision": domain["precision"], "recall": domain["recall"],
+        "label_accuracy": domain.get("label_accuracy"), "weights": measured.get("sampling_weights"),
+    }
+
+
+def mean_std(values: list[float | None], scale: float = 1.0, spec: str = ".3f") -> str:
+    """'mean ± std' of the scaled values (std over the seeds; a single run has none); '—' where one is missing."""
+    if any(value is None for value in values):
+        return "—"
+    scaled = [value * scale for value in values]
+    mean = format(statistics.fmean(scaled), spec)
+    return f"{mean} ± {format(statistics.stdev(scaled), spec)}" if len(scaled) > 1 else mean
+
+
+def table(rows: list[dict]) -> str:
+    """Markdown: one line per ablation choice, in the sweep's order, mean ± std over its seeds."""
+    lines = ["| ablation | seeds | images seen (M) | FID / floor | precision | recall | label acc. |", "|---|---|---|---|---|---|---|"]
+    for choice in dict.fromkeys(row["ablation"] for row in rows):
+        mine = [row | {"fid_over_floor": row["fid"] / row["fid_floor"]} for row in rows if row["ablation"] == choice]
+        cells = [mean_std([row[measure] for row in mine], scale, spec) for measure, scale, spec in MEASURES]
+        lines.append(f"| {choice} | {len(mine)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("sweep", type=Path, help="the sweep's folder, logs/train/multiruns/<time>")
+    parser.add_argument("--out", type=Path, help="a CSV with one row per job")
+    parser.add_argument("--n-samples", type=int, default=10000)
+    args = parser.parse_args()
+    jobs = yaml.safe_load((args.sweep / "summary.yaml").read_text())["jobs"]
+    rows = [job_row(job, args.n_samples) for job in sorted(jobs, key=lambda job: job["job"]) if job["status"] == "completed"]
+    if args.out:
+        with open(args.out, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+            writer.writeheader()
+            writer.writerows(rows)
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()
