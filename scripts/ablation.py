@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import csv
 import statistics
+import sys
 from pathlib import Path
 
 import torch
@@ -61,7 +62,8 @@ def mean_std(values: list[float | None], scale: float = 1.0, spec: str = ".3f") 
 
 def table(rows: list[dict]) -> str:
     """Markdown: one line per ablation choice, in the sweep's order, mean ± std over its seeds."""
-    lines = ["| ablation | seeds | images seen (M) | FID / floor | precision | recall | label acc. |", "|---|---|---|---|---|---|---|"]
+    lines = ["| ablation | seeds | images seen (M) | FID / floor | precision | recall | label acc. |",
+             "|---|---|---|---|---|---|---|"]
     for choice in dict.fromkeys(row["ablation"] for row in rows):
         mine = [row | {"fid_over_floor": row["fid"] / row["fid_floor"]} for row in rows if row["ablation"] == choice]
         cells = [mean_std([row[measure] for row in mine], scale, spec) for measure, scale, spec in MEASURES]
@@ -75,8 +77,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="a CSV with one row per job")
     parser.add_argument("--n-samples", type=int, default=10000)
     args = parser.parse_args()
-    jobs = yaml.safe_load((args.sweep / "summary.yaml").read_text())["jobs"]
-    rows = [job_row(job, args.n_samples) for job in sorted(jobs, key=lambda job: job["job"]) if job["status"] == "completed"]
+    jobs = sorted(yaml.safe_load((args.sweep / "summary.yaml").read_text())["jobs"], key=lambda job: job["job"])
+    for job in jobs:
+        if job["status"] != "completed":
+            print(f"left out: job {job['job']} ({' '.join(job['overrides'])}) failed: {job.get('error')}",
+                  file=sys.stderr)
+    rows = [job_row(job, args.n_samples) for job in jobs if job["status"] == "completed"]
     if args.out:
         with open(args.out, "w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=COLUMNS)

@@ -86,7 +86,7 @@ def test_an_ablation_switches_its_own_option_of_the_recipe_and_nothing_else(comp
     cfg = compose_config(["experiment=best_fashion", f"ablation={ablation}"])
     switched = settings(cfg)
     assert instantiate(cfg.model).generator is not None
-    changed = {key for key in recipe.keys() | switched.keys() if recipe.get(key, "absent") != switched.get(key, "absent")}
+    changed = {key for key in recipe.keys() | switched.keys() if recipe.get(key, "-") != switched.get(key, "-")}
     assert all(any(key == option or key.startswith(option + ".") for option in ABLATIONS[ablation]) for key in changed)
     assert bool(changed) == bool(ABLATIONS[ablation])
 
