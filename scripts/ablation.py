@@ -16,11 +16,9 @@ import statistics
 import sys
 from pathlib import Path
 
-import torch
 import yaml
 
-from fid_curve import evaluate
-from ganforge.models.base import LOOP_STATE_KEY
+from fid_curve import point
 
 COLUMNS = ("ablation", "seed", "job", "images", "minutes", "fid", "fid_floor", "precision", "recall", "label_accuracy",
            "weights")
@@ -37,18 +35,10 @@ def override(overrides: list[str], key: str, default: str = "") -> str:
 
 def job_row(job: dict, n_samples: int) -> dict:
     """One job: where its training got to in the budget, and the domain metrics of its last checkpoint."""
-    checkpoint = Path(job["dir"]) / "checkpoints" / "last.ckpt"
-    saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    loop = saved.get(LOOP_STATE_KEY, {})
-    measured = evaluate(checkpoint, checkpoint.parent.parent / "curve" / "last", n_samples)
-    domain = measured["metrics"]["domain"]
-    return {
-        "ablation": override(job["overrides"], "ablation", "recipe"), "seed": override(job["overrides"], "seed"),
-        "job": job["job"], "images": loop.get("discriminator_steps", 0) * saved["ganforge"]["data"]["batch_size"],
-        "minutes": loop.get("training_seconds", float("nan")) / 60, "fid": domain["fid"],
-        "fid_floor": domain["fid_floor"], "precision": domain["precision"], "recall": domain["recall"],
-        "label_accuracy": domain.get("label_accuracy"), "weights": measured.get("sampling_weights"),
-    }
+    overrides = job["overrides"]
+    measured = point(override(overrides, "ablation", "recipe"), Path(job["dir"]) / "checkpoints" / "last.ckpt",
+                     n_samples, images_per_second=None)
+    return {"ablation": measured["run"], "seed": override(overrides, "seed"), "job": job["job"]} | measured
 
 
 def mean_std(values: list[float | None], scale: float = 1.0, spec: str = ".3f") -> str:
@@ -85,7 +75,7 @@ def main() -> None:
     rows = [job_row(job, args.n_samples) for job in jobs if job["status"] == "completed"]
     if args.out:
         with open(args.out, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+            writer = csv.DictWriter(handle, fieldnames=COLUMNS, extrasaction="ignore")
             writer.writeheader()
             writer.writerows(rows)
     print(table(rows))

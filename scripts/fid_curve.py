@@ -24,8 +24,8 @@ import torch
 from ganforge.models.base import LOOP_STATE_KEY
 
 ROOT = Path(__file__).resolve().parents[1]
-COLUMNS = ("run", "checkpoint", "epoch", "images", "minutes", "clock", "fid", "precision", "recall", "label_accuracy",
-           "weights")
+COLUMNS = ("run", "checkpoint", "epoch", "images", "minutes", "clock", "fid", "fid_floor", "precision", "recall",
+           "label_accuracy", "weights")
 
 
 def evaluate(checkpoint: Path, out: Path, n_samples: int) -> dict:
@@ -48,7 +48,8 @@ def point(name: str, checkpoint: Path, n_samples: int, images_per_second: float 
     return {
         "run": name, "checkpoint": str(checkpoint), "epoch": saved.get("epoch"), "images": images,
         "minutes": seconds / 60, "clock": f"{images_per_second:g} img/s" if images_per_second else "recorded",
-        "fid": domain.get("fid"), "precision": domain.get("precision"), "recall": domain.get("recall"),
+        "fid": domain.get("fid"), "fid_floor": domain.get("fid_floor"), "precision": domain.get("precision"),
+        "recall": domain.get("recall"),
         "label_accuracy": domain.get("label_accuracy"), "weights": measured.get("sampling_weights"),
     }
 
