@@ -67,7 +67,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="a CSV with one row per job")
     parser.add_argument("--n-samples", type=int, default=10000)
     args = parser.parse_args()
-    jobs = sorted(yaml.safe_load((args.sweep / "summary.yaml").read_text())["jobs"], key=lambda job: job["job"])
+    summary = args.sweep / "summary.yaml"
+    if not summary.is_file():
+        sys.exit(f"error: {summary} does not exist; give the folder of a train.py -m sweep (logs/train/multiruns/<time>)")
+    jobs = sorted(yaml.safe_load(summary.read_text())["jobs"], key=lambda job: job["job"])
     for job in jobs:
         if job["status"] != "completed":
             print(f"left out: job {job['job']} ({' '.join(job['overrides'])}) failed: {job.get('error')}",
