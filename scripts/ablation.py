@@ -69,7 +69,8 @@ def main() -> None:
     args = parser.parse_args()
     summary = args.sweep / "summary.yaml"
     if not summary.is_file():
-        sys.exit(f"error: {summary} does not exist; give the folder of a train.py -m sweep (logs/train/multiruns/<time>)")
+        sys.exit(f"error: {summary} does not exist; give the folder of a train.py -m sweep "
+                 "(logs/train/multiruns/<time>)")
     jobs = sorted(yaml.safe_load(summary.read_text())["jobs"], key=lambda job: job["job"])
     for job in jobs:
         if job["status"] != "completed":
