@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,7 @@ from omegaconf import DictConfig, open_dict
 from ganforge.config import best_precision, register_resolvers
 from ganforge.losses import GradientPenalty, gradient_penalty
 from ganforge.models import GAN
+from ganforge.nets.spectral_norm import one_sigma_per_step
 from ganforge.runtime import keep_freed_memory
 from ganforge.training import train
 
@@ -162,7 +163,8 @@ class PlainLoop:
     """The course's way: nets and optimizers from the same config, one G forward per batch reused by both steps.
 
     `tuned` adds ganforge's speed settings (bf16 autocast where the config chose it, channels_last, freed memory
-    kept in the process) and nothing else, so it is the same maths as ganforge's path without Lightning.
+    kept in the process, one spectral-norm estimate per step) and nothing else, so it is the same maths as
+    ganforge's path without Lightning.
     """
 
     def __init__(self, cfg: DictConfig, images: torch.Tensor, labels: torch.Tensor, tuned: bool) -> None:
@@ -174,6 +176,8 @@ class PlainLoop:
         self.keep_memory = tuned and cfg.keep_freed_memory
         self.bf16 = tuned and str(cfg.trainer.precision).startswith("bf16")
         self.channels_last = tuned and gan.channels_last
+        # ganforge's module estimates each spectral norm once per D and once per G step; the course's loop, per pass
+        self.one_step = one_sigma_per_step if tuned else nullcontext
         if self.channels_last:
             self.generator.to(memory_format=torch.channels_last)
             self.discriminator.to(memory_format=torch.channels_last)
@@ -194,18 +198,21 @@ class PlainLoop:
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
             with torch.set_grad_enabled(generator_turn):
                 fake = self.generator(torch.randn(self.batch_size, self.generator.latent_dim), labels)
-            loss_d = self.objective.discriminator_loss(self.critic(real, labels).logits, self.critic(fake.detach(), labels).logits)
-            if self.penalty:
-                loss_d = loss_d + self.penalty * gradient_penalty(self.critic, real, fake, labels)
-            self.opt_d.zero_grad()
-            loss_d.backward()
-            self.opt_d.step()
+            with self.one_step():
+                loss_d = self.objective.discriminator_loss(self.critic(real, labels).logits,
+                                                           self.critic(fake.detach(), labels).logits)
+                if self.penalty:
+                    loss_d = loss_d + self.penalty * gradient_penalty(self.critic, real, fake, labels)
+                self.opt_d.zero_grad()
+                loss_d.backward()
+                self.opt_d.step()
             if generator_turn:
                 self.discriminator.requires_grad_(False)
-                loss_g = self.objective.generator_loss(self.critic(fake, labels).logits)
-                self.opt_g.zero_grad()
-                loss_g.backward()
-                self.opt_g.step()
+                with self.one_step():
+                    loss_g = self.objective.generator_loss(self.critic(fake, labels).logits)
+                    self.opt_g.zero_grad()
+                    loss_g.backward()
+                    self.opt_g.step()
                 self.discriminator.requires_grad_(True)
                 if self.ema is not None:
                     self.ema.update(self.generator, self.steps_done)

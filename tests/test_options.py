@@ -3,6 +3,7 @@ DiffAugment, the learning-rate schedule — each against a value its inputs dete
 
 from __future__ import annotations
 
+import copy
 import functools
 
 import lightning as L
@@ -18,7 +19,9 @@ from ganforge.nets import (
     ConditionalBatchNorm2d, Critique, DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator,
     ProjectionHead, SNGANDiscriminator, SNGANGenerator,
 )
-from ganforge.nets.layers import spectrally_normalised
+from ganforge.nets.spectral_norm import (
+    SpectralNorm, SpectrallyNormalisedEmbedding, SpectrallyNormalisedLinear, one_sigma_per_step, spectrally_normalised,
+)
 
 DIGITS = [str(d) for d in range(10)]
 
@@ -128,17 +131,18 @@ def test_training_with_ema_samples_from_the_average_of_the_live_weights(idx_root
 @pytest.mark.parametrize("make", [
     lambda: SNGANDiscriminator((1, 28, 28), channels=8, num_classes=10),
     lambda: DCGANDiscriminator(channels=(8, 16), spectral_norm=True, num_classes=10, conditioning="projection"),
-    lambda: MLPDiscriminator(hidden_dims=(64, 32), spectral_norm=True),
+    lambda: MLPDiscriminator(hidden_dims=(64, 32), spectral_norm=True, num_classes=10, conditioning="projection"),
 ])
 def test_spectral_norm_keeps_every_largest_singular_value_near_one(make):
     torch.manual_seed(0)
     discriminator = make()
     for _ in range(30):  # power iterations run in training forward passes
         discriminator(torch.randn(4, 1, 28, 28), torch.randint(0, 10, (4,)))
-    for name, module in discriminator.named_modules():
-        if isinstance(module, (nn.Linear, nn.Conv2d)):
-            sigma = torch.linalg.matrix_norm(module.weight.flatten(1), ord=2).item()
-            assert sigma == pytest.approx(1.0, abs=0.05), name
+    layers = {name: m for name, m in discriminator.named_modules() if isinstance(m, SpectralNorm)}
+    assert {type(m) for m in layers.values()} >= {SpectrallyNormalisedLinear, SpectrallyNormalisedEmbedding}
+    for name, layer in layers.items():
+        sigma = torch.linalg.matrix_norm(layer.eval().normalised_weight().flatten(1), ord=2).item()
+        assert sigma == pytest.approx(1.0, abs=0.05), name
 
 
 def test_spectral_norm_divides_a_known_matrix_by_its_largest_singular_value():
@@ -146,9 +150,69 @@ def test_spectral_norm_divides_a_known_matrix_by_its_largest_singular_value():
     with torch.no_grad():
         layer.weight.copy_(torch.tensor([[3.0, 0.0], [0.0, 0.5]]))
     spectrally_normalised(layer)
+    x = torch.randn(5, 2)
     for _ in range(10):
-        layer(torch.randn(1, 2))
-    assert torch.allclose(layer.weight, torch.tensor([[1.0, 0.0], [0.0, 1 / 6]]), atol=1e-4)
+        layer(x)
+    assert torch.allclose(layer(x), x @ torch.tensor([[1.0, 0.0], [0.0, 1 / 6]]), atol=1e-4)
+
+
+def torch_and_ours(layer: nn.Module) -> tuple[nn.Module, nn.Module]:
+    """`layer` spectrally normalised by PyTorch's parametrization and, a copy with the same u and v, by ours."""
+    ours = spectrally_normalised(copy.deepcopy(layer))
+    theirs = torch.nn.utils.parametrizations.spectral_norm(layer)
+    theirs.parametrizations.weight[0]._u.copy_(ours._u)
+    theirs.parametrizations.weight[0]._v.copy_(ours._v)
+    return theirs, ours
+
+
+@pytest.mark.parametrize("make, inputs", [
+    (lambda: nn.Linear(6, 4), lambda: torch.randn(3, 6)),
+    (lambda: nn.Embedding(5, 4), lambda: torch.tensor([0, 3, 3, 4])),
+    (lambda: nn.Conv2d(2, 3, 3, padding=1), lambda: torch.randn(2, 2, 5, 5)),
+])
+def test_spectral_norm_computes_what_pytorchs_parametrization_computes(make, inputs):
+    torch.manual_seed(0)
+    theirs, ours = torch_and_ours(make())
+    x = inputs()
+    for _ in range(3):  # each training pass: one power iteration, then the layer with W / σ, and W's gradient
+        out_theirs, out_ours = theirs(x), ours(x)
+        assert torch.allclose(out_ours, out_theirs, atol=1e-6)
+        out_theirs.square().sum().backward()
+        out_ours.square().sum().backward()
+        assert torch.allclose(ours.weight.grad, theirs.parametrizations.weight.original.grad, atol=1e-5)
+        assert torch.allclose(ours._u, theirs.parametrizations.weight[0]._u, atol=1e-6)
+    theirs.eval(), ours.eval()
+    assert torch.allclose(ours(x), theirs(x), atol=1e-6)
+
+
+def test_spectral_norm_estimates_sigma_once_per_step_and_reuses_it():
+    torch.manual_seed(0)
+    layer = spectrally_normalised(nn.Linear(6, 4))
+    x = torch.randn(3, 6)
+    with one_sigma_per_step():
+        u = layer._u.clone()
+        first = layer(x)
+        after_first = layer._u.clone()
+        second = layer(x)
+        assert not torch.equal(after_first, u)  # one power iteration …
+        assert torch.equal(layer._u, after_first)  # … and no second one
+        assert torch.equal(first, second)
+        (first.sum() + second.sum()).backward()  # one σ, one graph: both batches' gradients flow through it
+    alone = spectrally_normalised(nn.Linear(6, 4))
+    alone.load_state_dict(layer.state_dict() | {"_u": u})
+    assert torch.allclose(2 * torch.autograd.grad(alone(x).sum(), alone.weight)[0], layer.weight.grad, atol=1e-6)
+
+
+def test_a_discriminator_saved_with_pytorchs_spectral_norm_loads_and_judges_alike():
+    torch.manual_seed(0)
+    saved = MLPDiscriminator(hidden_dims=(16, 8), num_classes=3, conditioning="projection")
+    for layer in list(saved.modules()):
+        if isinstance(layer, (nn.Linear, nn.Embedding)):
+            torch.nn.utils.parametrizations.spectral_norm(layer)
+    loaded = MLPDiscriminator(hidden_dims=(16, 8), num_classes=3, conditioning="projection", spectral_norm=True)
+    loaded.load_state_dict(saved.state_dict())
+    x, labels = torch.randn(4, 1, 28, 28), torch.tensor([0, 1, 2, 0])
+    assert torch.allclose(loaded.eval()(x, labels).logits, saved.eval()(x, labels).logits, atol=1e-5)
 
 
 def test_the_projection_head_adds_the_inner_product_with_the_class_embedding():

@@ -23,6 +23,7 @@ from ganforge.losses import Objective, Regulariser, Round
 from ganforge.models.ema import ExponentialMovingAverage
 from ganforge.models.schedules import LinearDecay
 from ganforge.nets.common import Critique, evaluating, init_normal_
+from ganforge.nets.spectral_norm import one_sigma_per_step
 
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
 LossTerms = dict[str, torch.Tensor]
@@ -175,9 +176,11 @@ class GAN(L.LightningModule):
         generator_turn = self.discriminator_steps % self.n_critic == 0
         with torch.set_grad_enabled(generator_turn):  # G's step reuses these fakes
             fake = self.generator(self.sample_noise(len(real)), labels)
-        game, losses = self.discriminator_step(opt_d, real, fake.detach(), labels)
+        with one_sigma_per_step():  # D's spectral norms: one estimate for its real and fake batch
+            game, losses = self.discriminator_step(opt_d, real, fake.detach(), labels)
         if generator_turn:
-            losses |= self.generator_step(opt_g, fake, game)
+            with one_sigma_per_step():  # and one for the weights D's step has just changed
+                losses |= self.generator_step(opt_g, fake, game)
         for scheduler in self.schedulers():
             scheduler.step()
         self.log_step(losses, game)

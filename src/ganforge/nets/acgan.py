@@ -16,7 +16,8 @@ from ganforge.nets.common import (
     generator_stages,
     image_dims,
 )
-from ganforge.nets.layers import Dropout, spectrally_normalised
+from ganforge.nets.layers import Dropout
+from ganforge.nets.spectral_norm import spectrally_normalised
 
 
 class ACGANGenerator(nn.Module):

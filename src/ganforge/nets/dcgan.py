@@ -20,7 +20,8 @@ from ganforge.nets.common import (
     generator_stages,
     image_dims,
 )
-from ganforge.nets.layers import ConditionalBatchNorm2d, Dropout, ProjectionHead, spectrally_normalised
+from ganforge.nets.layers import ConditionalBatchNorm2d, Dropout, ProjectionHead
+from ganforge.nets.spectral_norm import spectrally_normalised
 
 
 GENERATOR_CONDITIONING = ("concat", "batch_norm")

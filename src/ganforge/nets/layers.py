@@ -1,5 +1,5 @@
-"""Layers of the nets: conditional batch norm, the projection head, minibatch standard deviation, spectral
-normalisation, a faster dropout."""
+"""Layers of the nets: conditional batch norm, the projection head, minibatch standard deviation, a faster
+dropout."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import math
 
 import torch
 from torch import nn
-from torch.nn.utils.parametrizations import spectral_norm
 
 # Dropout's keep test compares 16-bit random integers with this many steps: p is kept to within 1/65536.
 _MASK_STEPS = 2**16
@@ -91,12 +90,3 @@ class MinibatchStd(nn.Module):
         spread = grouped.var(dim=1, unbiased=False).add(1e-8).sqrt().mean(dim=1)  # one value per group
         extra = spread.repeat_interleave(group).to(features.dtype)[:, None]
         return torch.cat([features, extra], dim=1)
-
-
-def spectrally_normalised(module: nn.Module) -> nn.Module:
-    """`module` with every linear, convolution and embedding weight divided by its largest singular value
-    (Miyato et al., 2018), estimated by one power iteration per training forward pass."""
-    for layer in list(module.modules()):
-        if isinstance(layer, (nn.Linear, nn.Conv2d, nn.Embedding)):
-            spectral_norm(layer)
-    return module

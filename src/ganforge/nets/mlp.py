@@ -10,7 +10,8 @@ from torch import nn
 
 from ganforge.errors import ConfigError
 from ganforge.nets.common import Critique, LabelEmbedding, check_latent_dim, mlp
-from ganforge.nets.layers import MinibatchStd, ProjectionHead, spectrally_normalised
+from ganforge.nets.layers import MinibatchStd, ProjectionHead
+from ganforge.nets.spectral_norm import spectrally_normalised
 
 
 class MLPGenerator(nn.Module):

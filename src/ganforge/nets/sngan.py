@@ -15,7 +15,8 @@ from torch import nn
 
 from ganforge.errors import ConfigError
 from ganforge.nets.common import Critique, LabelEmbedding, check_latent_dim, grid_halvings, image_dims
-from ganforge.nets.layers import ConditionalBatchNorm2d, ProjectionHead, spectrally_normalised
+from ganforge.nets.layers import ConditionalBatchNorm2d, ProjectionHead
+from ganforge.nets.spectral_norm import spectrally_normalised
 
 GENERATOR_CONDITIONING = ("batch_norm", "concat")
 DISCRIMINATOR_CONDITIONING = ("projection", "channel")
