@@ -26,7 +26,7 @@ ABLATIONS = {
     "equal_lr": {"model.optimizer_d.lr", "model.optimizer_g.lr"},  # both to 2e-4 (best_fashion's D has it already)
     "r1": {"model.regularisers.r1"},
     "diffaugment": {"model.augment"},
-    "lr_decay": {"model.lr_schedule", "trainer.max_epochs"},
+    "lr_decay": {"model.lr_schedule"},
 }
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import copy
 import functools
+import math
+import time
 
 import lightning as L
 import pytest
@@ -340,3 +342,30 @@ def test_linear_decay_reaches_its_end_factor_at_the_last_batch(idx_root):
     assert all(opt.param_groups[0]["lr"] == pytest.approx(0.0) for opt in trainer.optimizers)
     factor = LinearDecay(start=0.5, end_factor=0.2)(torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0), 8).lr_lambdas[0]
     assert [round(factor(batch), 4) for batch in range(9)] == [1, 1, 1, 1, 1, 0.8, 0.6, 0.4, 0.2]
+
+
+def test_linear_decay_follows_whichever_end_comes_first_batches_or_the_time_budget():
+    spent = [0.5]  # the share of trainer.max_time used
+    factor = LinearDecay()(torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0), 100, lambda: spent[0]).lr_lambdas[0]
+    assert factor(10) == pytest.approx(0.5)  # the clock is further along than the batches
+    assert factor(80) == pytest.approx(0.2)  # the batches are
+    spent[0] = 1.0
+    assert factor(10) == 0.0
+    unbounded = LinearDecay()(torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0), math.inf, lambda: spent[0])
+    assert unbounded.lr_lambdas[0](10**6) == 0.0
+
+
+class SlowBatches(L.Callback):
+    def on_train_batch_end(self, *args) -> None:
+        time.sleep(0.2)
+
+
+def test_a_run_for_a_time_budget_decays_its_learning_rates_by_the_clock(idx_root):
+    model = mlp_gan(lr_schedule=LinearDecay(end_factor=0.0))
+    datamodule = IDXDataModule("MNIST", DIGITS, root=str(idx_root), download=False, batch_size=16, subset=64)
+    trainer = L.Trainer(accelerator="cpu", max_epochs=1000, max_time={"seconds": 1}, callbacks=[SlowBatches()],
+                        logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+    trainer.fit(model, datamodule=datamodule)
+    # Stopped by the clock after ~5 of 4000 batches: by the batches alone the rates would still be at 0.999.
+    assert trainer.global_step < 100
+    assert all(opt.param_groups[0]["lr"] < 0.5e-3 for opt in trainer.optimizers)

@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import Any
 
 import lightning as L
+from lightning.pytorch.callbacks import Timer
 import numpy as np
 import torch
 from torch import nn
@@ -125,7 +126,17 @@ class GAN(L.LightningModule):
         if self.lr_schedule is None:
             return optimizers
         batches = self.trainer.estimated_stepping_batches
-        return optimizers, [self.lr_schedule(optimizer, batches) for optimizer in optimizers]
+        time_spent = self.time_budget_spent()
+        return optimizers, [self.lr_schedule(optimizer, batches, time_spent) for optimizer in optimizers]
+
+    def time_budget_spent(self) -> Callable[[], float] | None:
+        """The share of `trainer.max_time` used so far, by the clock that stops the run (None without a budget)."""
+        timer = next((callback for callback in self.trainer.callbacks if isinstance(callback, Timer)), None)
+        remaining = None if timer is None else timer.time_remaining("train")
+        if remaining is None:
+            return None
+        budget = timer.time_elapsed("train") + remaining  # the whole of max_time; a resumed run's elapsed time counts
+        return lambda: timer.time_elapsed("train") / budget
 
     @property
     def training_seconds(self) -> float:
