@@ -19,7 +19,7 @@ from ganforge.losses import Hinge, R1Penalty, Round, r1_penalty
 from ganforge.models import GAN, ExponentialMovingAverage, LinearDecay
 from ganforge.nets import (
     ConditionalBatchNorm2d, Critique, DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator,
-    ProjectionHead, SNGANDiscriminator, SNGANGenerator,
+    ProjectionHead, SNGANDiscriminator, SNGANGenerator, init_normal_,
 )
 from ganforge.nets.spectral_norm import (
     SpectralNorm, SpectrallyNormalisedEmbedding, SpectrallyNormalisedLinear, one_sigma_per_step, spectrally_normalised,
@@ -156,6 +156,14 @@ def test_spectral_norm_divides_a_known_matrix_by_its_largest_singular_value():
     for _ in range(10):
         layer(x)
     assert torch.allclose(layer(x), x @ torch.tensor([[1.0, 0.0], [0.0, 1 / 6]]), atol=1e-4)
+
+
+def test_the_dcgan_initialisation_of_a_spectrally_normalised_layer_starts_its_estimate_of_sigma_anew():
+    torch.manual_seed(0)
+    layer = spectrally_normalised(nn.Linear(64, 32))
+    init_normal_(layer, std=0.02)
+    sigma = torch.linalg.matrix_norm(layer.weight, ord=2)
+    assert layer.eval().sigma().item() == pytest.approx(sigma.item(), rel=0.05)
 
 
 def torch_and_ours(layer: nn.Module) -> tuple[nn.Module, nn.Module]:
@@ -346,7 +354,8 @@ def test_linear_decay_reaches_its_end_factor_at_the_last_batch(idx_root):
 
 def test_linear_decay_follows_whichever_end_comes_first_batches_or_the_time_budget():
     spent = [0.5]  # the share of trainer.max_time used
-    factor = LinearDecay()(torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0), 100, lambda: spent[0]).lr_lambdas[0]
+    optimizer = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0)
+    factor = LinearDecay()(optimizer, 100, lambda: spent[0]).lr_lambdas[0]
     assert factor(10) == pytest.approx(0.5)  # the clock is further along than the batches
     assert factor(80) == pytest.approx(0.2)  # the batches are
     spent[0] = 1.0

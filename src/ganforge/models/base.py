@@ -14,9 +14,9 @@ from dataclasses import replace
 from typing import Any
 
 import lightning as L
-from lightning.pytorch.callbacks import Timer
 import numpy as np
 import torch
+from lightning.pytorch.callbacks import Timer
 from torch import nn
 
 from ganforge.errors import ConfigError

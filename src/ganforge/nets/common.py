@@ -11,6 +11,7 @@ from torch import nn
 
 from ganforge.errors import ConfigError
 from ganforge.nets.layers import Dropout
+from ganforge.nets.spectral_norm import INITIAL_ITERATIONS, SpectralNorm
 
 
 class Critique(NamedTuple):
@@ -165,6 +166,8 @@ def init_normal_(module: nn.Module, std: float = 0.02) -> None:
             nn.init.normal_(layer.weight, 0.0, std)
             if layer.bias is not None:
                 nn.init.zeros_(layer.bias)
+            if isinstance(layer, SpectralNorm):  # its estimate of σ belonged to the weights just replaced
+                layer.power_iteration(INITIAL_ITERATIONS)
         elif isinstance(layer, nn.modules.batchnorm._BatchNorm) and layer.affine:  # conditional ones own no scale
             nn.init.normal_(layer.weight, 1.0, std)
             nn.init.zeros_(layer.bias)
