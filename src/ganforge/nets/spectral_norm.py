@@ -37,7 +37,7 @@ _PARAMETRIZATION_KEYS = {"parametrizations.weight.original": "weight",
 def one_sigma_per_step() -> Iterator[None]:
     """Every spectrally normalised layer estimates σ once inside and reuses it in each forward pass.
 
-    Leave it before the weights change: an optimizer's step makes the held σ stale.
+    The held σ belongs to the weights as they were: forward passes after an optimizer step need a context of their own.
     """
     token = _held_sigmas.set({})
     try:
