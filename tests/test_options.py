@@ -200,7 +200,7 @@ def test_spectral_norm_estimates_sigma_once_per_step_and_reuses_it():
     layer = spectrally_normalised(nn.Linear(6, 4))
     x = torch.randn(3, 6)
     with one_sigma_per_step():
-        u = layer._u.clone()
+        u, v = layer._u.clone(), layer._v.clone()
         first = layer(x)
         after_first = layer._u.clone()
         second = layer(x)
@@ -209,7 +209,7 @@ def test_spectral_norm_estimates_sigma_once_per_step_and_reuses_it():
         assert torch.equal(first, second)
         (first.sum() + second.sum()).backward()  # one σ, one graph: both batches' gradients flow through it
     alone = spectrally_normalised(nn.Linear(6, 4))
-    alone.load_state_dict(layer.state_dict() | {"_u": u})
+    alone.load_state_dict(layer.state_dict() | {"_u": u, "_v": v})  # as the layer was before its one iteration
     assert torch.allclose(2 * torch.autograd.grad(alone(x).sum(), alone.weight)[0], layer.weight.grad, atol=1e-6)
 
 
