@@ -9,7 +9,6 @@ CPU computes in bf16 natively (see `ganforge.config.best_precision`).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import tempfile
@@ -18,7 +17,7 @@ from pathlib import Path
 import torch
 from omegaconf import open_dict
 
-from bench_train import MODELS, ROOT, PlainLoop, compose_train_config, fashion_in_model_space, machine_name
+from bench_train import MODELS, ROOT, PlainLoop, compose_train_config, fashion_in_model_space, write_report
 from ganforge.config import best_precision, register_resolvers
 
 
@@ -65,10 +64,7 @@ def main() -> None:
                       f"{statistics.mean(bf16):.3f} ± {statistics.stdev(bf16):.3f}  gap {gap:.3f} "
                       f"({'within' if gap <= 2 * spread else 'OUTSIDE'} 2 seed std)", flush=True)
             report["models"][model] = entry
-    out = Path(args.out) / f"{machine_name()}-precision.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {out}")
+    write_report(args.out, "precision", report)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ Rounds of `--batches` batches of each, interleaved so the machine's drift slows 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import tempfile
@@ -27,7 +26,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm
 
-from bench_train import MODELS, ROOT, PlainLoop, compose_train_config, fashion_in_model_space, machine_name
+from bench_train import MODELS, ROOT, PlainLoop, compose_train_config, fashion_in_model_space, write_report
 from ganforge.config import register_resolvers
 from ganforge.runtime import keep_freed_memory
 
@@ -89,10 +88,7 @@ def main() -> None:
             print(f"{model:10s} " + "  ".join(f"{variant} {value:.1f} ms" for variant, value in ms.items())
                   + f"  speed-up against torch: {ms['torch'] / ms['ganforge']:.2f}x, "
                   f"against torch cached: {ms['torch, cached'] / ms['ganforge']:.2f}x", flush=True)
-    out = Path(args.out) / f"{machine_name()}-spectral-norm.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {out}")
+    write_report(args.out, "spectral-norm", report)
 
 
 if __name__ == "__main__":

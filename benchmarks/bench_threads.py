@@ -11,14 +11,12 @@ it takes is one core of two, so a slowdown near 2x is the fair price and anythin
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
 import sys
-from pathlib import Path
 
-from bench_train import MODELS, ROOT, busy_competitor, machine_name
+from bench_train import MODELS, ROOT, busy_competitor, write_report
 
 # (name, environment, train.py overrides)
 SETTINGS: list[tuple[str, dict[str, str], list[str]]] = [
@@ -61,11 +59,8 @@ def main() -> None:
         rows[name]["slowdown"] = rows[name]["idle"] / rows[name]["busy"]
         print(f"{args.model} {name:34s} idle {rows[name]['idle']:6.0f} img/s  busy core {rows[name]['busy']:6.0f} img/s"
               f"  slowdown {rows[name]['slowdown']:.2f}x", flush=True)
-    out = Path(args.out) / f"{machine_name()}-threads.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"model": args.model, "steps": args.steps, "repeats": args.repeats, "settings": rows},
-                              indent=2) + "\n")
-    print(f"wrote {out}")
+    write_report(args.out, "threads", {"model": args.model, "steps": args.steps, "repeats": args.repeats,
+                                       "settings": rows})
 
 
 if __name__ == "__main__":

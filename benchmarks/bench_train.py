@@ -337,6 +337,14 @@ def machine_name() -> str:
                                                                if torch.cuda.is_available() else "")
 
 
+def write_report(out_dir: str, kind: str, report: dict[str, Any]) -> None:
+    """`report` as `<out_dir>/<machine>-<kind>.json`, the file every benchmark but this one writes."""
+    out = Path(out_dir) / f"{machine_name()}-{kind}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {out}")
+
+
 def measure(models: list[str], steps: int, repeats: int, pairs: int, keras: bool, contention: bool) -> dict[str, Any]:
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as workdir:
